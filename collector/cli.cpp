@@ -1,0 +1,178 @@
+#include "collector/cli.h"
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "collector/daemon.h"
+#include "core/config.h"
+#include "core/config_render.h"
+#include "core/log.h"
+#include "core/version.h"
+
+namespace outpost {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: outpost COMMAND [options]\n"
+    "\n"
+    "Outpost: a light host agent for Datadog users.\n"
+    "\n"
+    "commands:\n"
+    "  run           run the agent in the foreground\n"
+    "  configcheck   print the resolved configuration (secrets redacted) and every conf.d entry\n"
+    "  version       print the version, build and linked library versions\n"
+    "\n"
+    "`outpost COMMAND --help` describes one command.\n";
+
+constexpr const char* kRunUsage =
+    "usage: outpost run [-c PATH]\n"
+    "\n"
+    "Runs the agent in the foreground until SIGTERM or SIGINT (graceful; a second signal exits\n"
+    "at once). SIGHUP reloads the configuration; a broken one is rejected and the old one kept.\n"
+    "Logs go to stderr (journald under systemd, which it notifies when ready).\n"
+    "\n"
+    "options:\n"
+    "  -c, --config PATH   directory holding outpost.yaml and conf.d/, or the outpost.yaml\n"
+    "                      file itself (default /etc/outpost)\n"
+    "  -h, --help          this text\n";
+
+constexpr const char* kConfigcheckUsage =
+    "usage: outpost configcheck [-c PATH]\n"
+    "\n"
+    "Loads the configuration as `outpost run` would (outpost.yaml, then DD_* environment\n"
+    "variables, then conf.d), prints it as YAML with secrets redacted and each value's origin,\n"
+    "then every conf.d entry. Warnings and errors go to stderr. Exits 0 when the configuration\n"
+    "is valid, 1 when it is not.\n"
+    "\n"
+    "options:\n"
+    "  -c, --config PATH   directory holding outpost.yaml and conf.d/, or the file itself\n"
+    "                      (default /etc/outpost)\n"
+    "  -h, --help          this text\n";
+
+constexpr const char* kVersionUsage =
+    "usage: outpost version\n"
+    "\n"
+    "Prints the version, git commit, build type and the versions of the linked libraries.\n";
+
+struct Options {
+  std::string config = kDefaultConfigPath;
+  bool help = false;
+};
+
+// Parses `-c PATH`, `--config PATH`, `--config=PATH`, `-h`, `--help`. Returns false after
+// printing the reason on a bad argument.
+bool parseOptions(std::string_view command, const std::vector<std::string_view>& args,
+                  bool takes_config, Options& opts) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    if (a == "-h" || a == "--help") {
+      opts.help = true;
+    } else if (takes_config && (a == "-c" || a == "--config")) {
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "outpost %.*s: %.*s needs a PATH\n", int(command.size()),
+                     command.data(), int(a.size()), a.data());
+        return false;
+      }
+      opts.config = std::string(args[++i]);
+    } else if (takes_config && a.starts_with("--config=")) {
+      opts.config = std::string(a.substr(9));
+    } else {
+      std::fprintf(stderr, "outpost %.*s: unknown argument '%.*s' (see outpost %.*s --help)\n",
+                   int(command.size()), command.data(), int(a.size()), a.data(),
+                   int(command.size()), command.data());
+      return false;
+    }
+  }
+  return true;
+}
+
+void printMessages(const std::vector<ConfigMessage>& messages, const char* kind) {
+  for (const auto& m : messages) {
+    std::fprintf(stderr, "%s: %s\n", kind, m.format().c_str());
+  }
+}
+
+int cmdConfigcheck(const Options& opts) {
+  ConfigResult result = loadConfig(opts.config);
+  printMessages(result.warnings, "warning");
+  if (!result.loaded) {
+    printMessages(result.errors, "error");
+    std::fprintf(stderr, "configuration is invalid: %zu error%s\n", result.errors.size(),
+                 result.errors.size() == 1 ? "" : "s");
+    return 1;
+  }
+  std::fputs(renderConfigcheck(*result.loaded).c_str(), stdout);
+  return 0;
+}
+
+int cmdRun(const Options& opts) {
+  ConfigResult result = loadConfig(opts.config);
+  if (result.loaded) {
+    Logger::instance().setLevel(
+        parseLogLevel(result.loaded->config.log_level).value_or(LogLevel::kInfo));
+  }
+  for (const auto& w : result.warnings) {
+    LOG_WARN("config", "{}", w.format());
+  }
+  if (!result.loaded) {
+    for (const auto& e : result.errors) {
+      LOG_ERROR("config", "{}", e.format());
+    }
+    LOG_ERROR("daemon", "not started: the configuration has {} error{} (check it with `outpost "
+                        "configcheck -c {}`)",
+              result.errors.size(), result.errors.size() == 1 ? "" : "s", opts.config);
+    return 1;
+  }
+  Daemon daemon(std::move(*result.loaded), opts.config);
+  return daemon.run();
+}
+
+}  // namespace
+
+int cliMain(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string_view command = argv[1];
+  std::vector<std::string_view> args(argv + 2, argv + argc);
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  Options opts;
+  if (command == "run") {
+    if (!parseOptions(command, args, true, opts)) {
+      return 2;
+    }
+    if (opts.help) {
+      std::fputs(kRunUsage, stdout);
+      return 0;
+    }
+    return cmdRun(opts);
+  }
+  if (command == "configcheck") {
+    if (!parseOptions(command, args, true, opts)) {
+      return 2;
+    }
+    if (opts.help) {
+      std::fputs(kConfigcheckUsage, stdout);
+      return 0;
+    }
+    return cmdConfigcheck(opts);
+  }
+  if (command == "version" || command == "--version") {
+    if (!parseOptions("version", args, false, opts)) {
+      return 2;
+    }
+    std::fputs(opts.help ? kVersionUsage : versionReport().c_str(), stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "outpost: unknown command '%.*s'\n\n%s", int(command.size()),
+               command.data(), kUsage);
+  return 2;
+}
+
+}  // namespace outpost

@@ -1,0 +1,3 @@
+#include "collector/cli.h"
+
+int main(int argc, char** argv) { return outpost::cliMain(argc, argv); }

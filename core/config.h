@@ -1,0 +1,162 @@
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace outpost {
+
+// The agent's configuration as a typed value. Every field is declared in the schema table
+// (config_schema.cpp) with its key name, type, default and description; load it with
+// loadConfig(), never by filling fields by hand outside tests.
+using StringList = std::vector<std::string>;
+using StringListMap = std::map<std::string, StringList>;
+
+struct LogsConfig {
+  std::string logs_dd_url;
+  bool logs_no_ssl;
+  double file_scan_period;
+  int64_t open_files_limit;
+  int64_t close_timeout;
+  bool use_compression;
+  int64_t compression_level;
+  int64_t batch_max_size;
+  int64_t batch_max_content_size;
+  int64_t max_message_size_bytes;
+};
+
+struct ApmConfig {
+  bool enabled;
+  int64_t receiver_port;
+  std::string receiver_socket;
+  bool apm_non_local_traffic;
+  std::string apm_dd_url;
+  int64_t max_payload_size;
+};
+
+struct ProxyConfig {
+  std::string http;
+  std::string https;
+  StringList no_proxy;
+};
+
+struct Config {
+  std::string api_key;
+  std::string site;
+  std::string dd_url;
+  std::string hostname;
+  StringList tags;
+  std::string env;
+  std::string log_level;
+  std::string run_path;
+  std::string confd_path;
+  std::string query_socket;
+  std::string query_socket_group;
+  int64_t shutdown_timeout;
+  int64_t worker_threads;
+  std::string bind_host;
+  bool skip_ssl_validation;
+  StringListMap additional_endpoints;
+  ProxyConfig proxy;
+  int64_t forwarder_timeout;
+  double forwarder_backoff_base;
+  double forwarder_backoff_max;
+  int64_t forwarder_retry_queue_payloads_max_size;
+  int64_t forwarder_storage_max_size_in_bytes;
+  double forwarder_storage_max_disk_ratio;
+  bool logs_enabled;
+  LogsConfig logs_config;
+  ApmConfig apm_config;
+  bool use_dogstatsd;
+  int64_t dogstatsd_port;
+  std::string dogstatsd_socket;
+  std::string dogstatsd_stream_socket;
+  bool dogstatsd_non_local_traffic;
+  int64_t dogstatsd_buffer_size;
+  int64_t dogstatsd_so_rcvbuf;
+  StringList dogstatsd_tags;
+  int64_t dogstatsd_expiry_seconds;
+  int64_t dogstatsd_context_expiry_seconds;
+  StringList histogram_aggregates;
+  StringList histogram_percentiles;
+
+  bool localMode() const { return api_key.empty(); }
+};
+
+// Where a value came from, for error messages and `configcheck`.
+struct ConfigOrigin {
+  enum class Kind { kDefault, kFile, kEnv, kDerived };
+  Kind kind = Kind::kDefault;
+  std::string file;  // kFile
+  int line = 0;      // 1-based; kFile
+  int column = 0;    // 1-based; kFile
+  std::string env;   // kEnv: the variable's name
+  std::string note;  // kDerived: how it was derived
+
+  std::string describe() const;  // "default", "outpost.yaml:3", "env DD_SITE", ...
+};
+
+// One error or warning about the configuration. format() gives
+//   FILE:LINE:COLUMN: KEY: TEXT            (from a file)
+//   environment variable VAR: KEY: TEXT    (from the environment)
+struct ConfigMessage {
+  std::string file;  // empty when the message is not about a file
+  int line = 0;
+  int column = 0;
+  std::string env;
+  std::string key;
+  std::string text;
+
+  std::string format() const;
+};
+
+// A log source from a conf.d file's `logs:` list. Only its shape is checked here; the logs
+// pipeline reads the rest of `raw`.
+struct LogSourceEntry {
+  std::string type;  // file | tcp | udp | journald
+  YAML::Node raw;
+  int line = 0;
+};
+
+// One conf.d file: `conf.d/<name>.d/*.yaml` or `conf.d/<name>.yaml`.
+struct ConfdEntry {
+  std::string name;  // the check or integration name: the folder name without ".d"
+  std::string file;
+  YAML::Node init_config;
+  std::vector<YAML::Node> instances;
+  std::vector<LogSourceEntry> logs;
+};
+
+struct LoadedConfig {
+  Config config;
+  std::string config_dir;   // the directory of outpost.yaml (or the -c directory)
+  std::string config_file;  // empty when the directory has no outpost.yaml
+  std::map<std::string, ConfigOrigin> origins;  // by dotted key; every schema key is present
+  std::vector<ConfdEntry> confd;
+};
+
+struct ConfigResult {
+  std::optional<LoadedConfig> loaded;  // set iff errors is empty
+  std::vector<ConfigMessage> errors;
+  std::vector<ConfigMessage> warnings;
+};
+
+// Reads an environment variable; injectable for tests.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+std::optional<std::string> processEnv(const std::string& name);
+
+// Loads `path` (a directory holding outpost.yaml and conf.d/, or the outpost.yaml file itself),
+// applies DD_* overrides from `env`, reads conf.d, validates everything, and resolves derived
+// values (hostname, relative paths). Never throws.
+ConfigResult loadConfig(const std::string& path, const EnvLookup& env = processEnv);
+
+// Default configuration directory.
+inline constexpr const char* kDefaultConfigPath = "/etc/outpost";
+
+}  // namespace outpost

@@ -1,0 +1,476 @@
+#include "core/config_schema.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "core/redact.h"
+#include "core/strings.h"
+
+namespace outpost {
+namespace {
+
+#define FIELD(member) [](Config& c) -> FieldRef { return &c.member; }
+
+constexpr std::string_view kForwarder = "the forwarder (issue 3)";
+constexpr std::string_view kDogstatsd = "DogStatsD (issue 4)";
+constexpr std::string_view kLogs = "the logs pipeline (issue 5)";
+constexpr std::string_view kApm = "the trace receiver (issue 6)";
+constexpr std::string_view kQuery = "the query socket (issue 8)";
+
+std::vector<KeyDef> buildSchema() {
+  return {
+      // --- Identity and mode -------------------------------------------------------------
+      {.key = "api_key",
+       .default_value = std::string(),
+       .description = "Datadog API key. Empty: local mode, data is collected and kept for the "
+                      "query socket but nothing is forwarded.",
+       .field = FIELD(api_key),
+       .secret = true},
+      {.key = "site",
+       .default_value = std::string("datadoghq.com"),
+       .description = "Datadog site the intake hosts are derived from (datadoghq.com, "
+                      "datadoghq.eu, us3.datadoghq.com, us5.datadoghq.com, ap1.datadoghq.com, "
+                      "ddog-gov.com).",
+       .field = FIELD(site)},
+      {.key = "dd_url",
+       .default_value = std::string(),
+       .description = "Overrides the metrics intake URL derived from site (a full URL or "
+                      "host:port).",
+       .field = FIELD(dd_url),
+       .pending = kForwarder},
+      {.key = "hostname",
+       .default_value = std::string(),
+       .description = "Host name attached to everything sent. Empty: the machine's host name.",
+       .field = FIELD(hostname)},
+      {.key = "tags",
+       .default_value = StringList{},
+       .description = "Host tags (key:value) added to every metric, log and trace. DD_TAGS is "
+                      "space-separated.",
+       .field = FIELD(tags)},
+      {.key = "env",
+       .default_value = std::string(),
+       .description = "Environment of this host (adds env:<value> where the Datadog Agent does).",
+       .field = FIELD(env)},
+      {.key = "log_level",
+       .default_value = std::string("info"),
+       .description = "Agent log verbosity on stderr (journald under systemd).",
+       .field = FIELD(log_level),
+       .choices = {"trace", "debug", "info", "warn", "error", "critical", "off"}},
+      // --- Paths ---------------------------------------------------------------------------
+      {.key = "run_path",
+       .default_value = std::string("/var/lib/outpost"),
+       .description = "State directory: the logs registry and the forwarder spool. A relative "
+                      "path is taken from the configuration directory.",
+       .field = FIELD(run_path)},
+      {.key = "confd_path",
+       .default_value = std::string(),
+       .description = "Directory of check and log-source configurations. Empty: conf.d beside "
+                      "outpost.yaml.",
+       .field = FIELD(confd_path)},
+      {.key = "query_socket",
+       .default_value = std::string("/run/outpost/query.sock"),
+       .description = "Unix socket of the local query API. A relative path is taken from "
+                      "run_path.",
+       .field = FIELD(query_socket),
+       .pending = kQuery},
+      {.key = "query_socket_group",
+       .default_value = std::string("outpost"),
+       .description = "Group owning the query socket (mode 0660).",
+       .field = FIELD(query_socket_group),
+       .pending = kQuery},
+      // --- Daemon ---------------------------------------------------------------------------
+      {.key = "shutdown_timeout",
+       .default_value = int64_t{10},
+       .description = "Outpost only. Seconds a graceful stop may take to drain queues and write "
+                      "state before the rest is abandoned.",
+       .field = FIELD(shutdown_timeout),
+       .min = 1,
+       .max = 3600},
+      {.key = "worker_threads",
+       .default_value = int64_t{2},
+       .description = "Outpost only. Threads for CPU-heavy work (compression, encoding, search, "
+                      "config parsing).",
+       .field = FIELD(worker_threads),
+       .min = 1,
+       .max = 64},
+      {.key = "bind_host",
+       .default_value = std::string("localhost"),
+       .description = "Address the DogStatsD and trace listeners bind to unless their "
+                      "non_local_traffic option is set.",
+       .field = FIELD(bind_host),
+       .pending = kDogstatsd},
+      // --- Forwarder --------------------------------------------------------------------------
+      {.key = "skip_ssl_validation",
+       .default_value = false,
+       .description = "Do not verify the intake's TLS certificate (logged as a warning).",
+       .field = FIELD(skip_ssl_validation),
+       .pending = kForwarder},
+      {.key = "additional_endpoints",
+       .default_value = StringListMap{},
+       .description = "More sites to dual-ship metrics to: a map of URL to a list of API keys.",
+       .field = FIELD(additional_endpoints),
+       .secret = true,
+       .pending = kForwarder},
+      {.key = "proxy.http",
+       .default_value = std::string(),
+       .description = "Proxy URL for http:// requests (credentials in it are redacted).",
+       .field = FIELD(proxy.http),
+       .pending = kForwarder},
+      {.key = "proxy.https",
+       .default_value = std::string(),
+       .description = "Proxy URL for https:// requests (credentials in it are redacted).",
+       .field = FIELD(proxy.https),
+       .pending = kForwarder},
+      {.key = "proxy.no_proxy",
+       .default_value = StringList{},
+       .description = "Hosts and domains reached without the proxy.",
+       .field = FIELD(proxy.no_proxy),
+       .pending = kForwarder},
+      {.key = "forwarder_timeout",
+       .default_value = int64_t{20},
+       .description = "Seconds before an intake request is abandoned and retried.",
+       .field = FIELD(forwarder_timeout),
+       .min = 1,
+       .max = 3600,
+       .pending = kForwarder},
+      {.key = "forwarder_backoff_base",
+       .default_value = 2.0,
+       .description = "Base of the exponential retry backoff, in seconds.",
+       .field = FIELD(forwarder_backoff_base),
+       .min = 0.001,
+       .max = 3600,
+       .pending = kForwarder},
+      {.key = "forwarder_backoff_max",
+       .default_value = 64.0,
+       .description = "Longest wait between two retries of one payload, in seconds.",
+       .field = FIELD(forwarder_backoff_max),
+       .min = 0.001,
+       .max = 86400,
+       .pending = kForwarder},
+      {.key = "forwarder_retry_queue_payloads_max_size",
+       .default_value = int64_t{15728640},
+       .description = "Bytes of payloads kept in memory for retry before spooling to disk.",
+       .field = FIELD(forwarder_retry_queue_payloads_max_size),
+       .min = 0,
+       .pending = kForwarder},
+      {.key = "forwarder_storage_max_size_in_bytes",
+       .default_value = int64_t{0},
+       .description = "Bytes the disk spool under run_path may hold (0: no disk spool).",
+       .field = FIELD(forwarder_storage_max_size_in_bytes),
+       .min = 0,
+       .pending = kForwarder},
+      {.key = "forwarder_storage_max_disk_ratio",
+       .default_value = 0.8,
+       .description = "The spool stops growing when its disk is fuller than this ratio.",
+       .field = FIELD(forwarder_storage_max_disk_ratio),
+       .min = 0,
+       .max = 1,
+       .pending = kForwarder},
+      // --- Logs -------------------------------------------------------------------------------
+      {.key = "logs_enabled",
+       .default_value = false,
+       .description = "Collect the log sources configured in conf.d.",
+       .field = FIELD(logs_enabled),
+       .pending = kLogs},
+      {.key = "logs_config.logs_dd_url",
+       .default_value = std::string(),
+       .description = "Overrides the logs intake (host:port or a full URL).",
+       .field = FIELD(logs_config.logs_dd_url),
+       .pending = kLogs},
+      {.key = "logs_config.logs_no_ssl",
+       .default_value = false,
+       .description = "Use plain HTTP to logs_dd_url.",
+       .field = FIELD(logs_config.logs_no_ssl),
+       .pending = kLogs},
+      {.key = "logs_config.file_scan_period",
+       .default_value = 10.0,
+       .description = "Seconds between scans of log paths for new and rotated files.",
+       .field = FIELD(logs_config.file_scan_period),
+       .min = 0.1,
+       .max = 3600,
+       .pending = kLogs},
+      {.key = "logs_config.open_files_limit",
+       .default_value = int64_t{500},
+       .description = "Most log files tailed at once; the most recently modified win.",
+       .field = FIELD(logs_config.open_files_limit),
+       .min = 1,
+       .max = 100000,
+       .pending = kLogs},
+      {.key = "logs_config.close_timeout",
+       .default_value = int64_t{60},
+       .description = "Seconds a rotated-away file is still read before it is closed.",
+       .field = FIELD(logs_config.close_timeout),
+       .min = 0,
+       .max = 86400,
+       .pending = kLogs},
+      {.key = "logs_config.use_compression",
+       .default_value = true,
+       .description = "Compress log payloads.",
+       .field = FIELD(logs_config.use_compression),
+       .pending = kLogs},
+      {.key = "logs_config.compression_level",
+       .default_value = int64_t{6},
+       .description = "Compression level of log payloads.",
+       .field = FIELD(logs_config.compression_level),
+       .min = 1,
+       .max = 19,
+       .pending = kLogs},
+      {.key = "logs_config.batch_max_size",
+       .default_value = int64_t{1000},
+       .description = "Most log entries in one intake request.",
+       .field = FIELD(logs_config.batch_max_size),
+       .min = 1,
+       .max = 1000,
+       .pending = kLogs},
+      {.key = "logs_config.batch_max_content_size",
+       .default_value = int64_t{5000000},
+       .description = "Most uncompressed bytes in one logs request.",
+       .field = FIELD(logs_config.batch_max_content_size),
+       .min = 1024,
+       .max = 5000000,
+       .pending = kLogs},
+      {.key = "logs_config.max_message_size_bytes",
+       .default_value = int64_t{900000},
+       .description = "Longest log line before it is split.",
+       .field = FIELD(logs_config.max_message_size_bytes),
+       .min = 1024,
+       .max = 5000000,
+       .pending = kLogs},
+      // --- APM --------------------------------------------------------------------------------
+      {.key = "apm_config.enabled",
+       .default_value = true,
+       .description = "Run the trace receiver for Datadog tracers.",
+       .field = FIELD(apm_config.enabled),
+       .env_aliases = {"DD_APM_ENABLED"},
+       .pending = kApm},
+      {.key = "apm_config.receiver_port",
+       .default_value = int64_t{8126},
+       .description = "TCP port of the trace receiver (0 turns the TCP listener off).",
+       .field = FIELD(apm_config.receiver_port),
+       .min = 0,
+       .max = 65535,
+       .env_aliases = {"DD_APM_RECEIVER_PORT"},
+       .pending = kApm},
+      {.key = "apm_config.receiver_socket",
+       .default_value = std::string(),
+       .description = "Unix socket the trace receiver also listens on (empty: none).",
+       .field = FIELD(apm_config.receiver_socket),
+       .env_aliases = {"DD_APM_RECEIVER_SOCKET"},
+       .pending = kApm},
+      {.key = "apm_config.apm_non_local_traffic",
+       .default_value = false,
+       .description = "Accept traces from other hosts (bind all interfaces).",
+       .field = FIELD(apm_config.apm_non_local_traffic),
+       .env_aliases = {"DD_APM_NON_LOCAL_TRAFFIC"},
+       .pending = kApm},
+      {.key = "apm_config.apm_dd_url",
+       .default_value = std::string(),
+       .description = "Overrides the trace intake URL.",
+       .field = FIELD(apm_config.apm_dd_url),
+       .env_aliases = {"DD_APM_DD_URL"},
+       .pending = kApm},
+      {.key = "apm_config.max_payload_size",
+       .default_value = int64_t{26214400},
+       .description = "Largest trace request body accepted, in bytes (larger: 413).",
+       .field = FIELD(apm_config.max_payload_size),
+       .min = 1024,
+       .env_aliases = {"DD_APM_MAX_PAYLOAD_SIZE"},
+       .pending = kApm},
+      // --- DogStatsD --------------------------------------------------------------------------
+      {.key = "use_dogstatsd",
+       .default_value = true,
+       .description = "Run the DogStatsD server.",
+       .field = FIELD(use_dogstatsd),
+       .pending = kDogstatsd},
+      {.key = "dogstatsd_port",
+       .default_value = int64_t{8125},
+       .description = "UDP port of DogStatsD (0 turns UDP off).",
+       .field = FIELD(dogstatsd_port),
+       .min = 0,
+       .max = 65535,
+       .pending = kDogstatsd},
+      {.key = "dogstatsd_socket",
+       .default_value = std::string(),
+       .description = "Unix datagram socket DogStatsD also listens on (empty: none).",
+       .field = FIELD(dogstatsd_socket),
+       .pending = kDogstatsd},
+      {.key = "dogstatsd_stream_socket",
+       .default_value = std::string(),
+       .description = "Unix stream socket DogStatsD also listens on (empty: none).",
+       .field = FIELD(dogstatsd_stream_socket),
+       .pending = kDogstatsd},
+      {.key = "dogstatsd_non_local_traffic",
+       .default_value = false,
+       .description = "Accept DogStatsD from other hosts (bind all interfaces).",
+       .field = FIELD(dogstatsd_non_local_traffic),
+       .pending = kDogstatsd},
+      {.key = "dogstatsd_buffer_size",
+       .default_value = int64_t{8192},
+       .description = "Bytes read per datagram; longer datagrams are truncated.",
+       .field = FIELD(dogstatsd_buffer_size),
+       .min = 512,
+       .max = 65536,
+       .pending = kDogstatsd},
+      {.key = "dogstatsd_so_rcvbuf",
+       .default_value = int64_t{0},
+       .description = "Kernel receive buffer of the DogStatsD sockets in bytes (0: OS default).",
+       .field = FIELD(dogstatsd_so_rcvbuf),
+       .min = 0,
+       .pending = kDogstatsd},
+      {.key = "dogstatsd_tags",
+       .default_value = StringList{},
+       .description = "Tags added to every DogStatsD sample.",
+       .field = FIELD(dogstatsd_tags),
+       .pending = kDogstatsd},
+      {.key = "dogstatsd_expiry_seconds",
+       .default_value = int64_t{300},
+       .description = "Seconds a counter keeps reporting 0 after its last sample.",
+       .field = FIELD(dogstatsd_expiry_seconds),
+       .min = 0,
+       .pending = kDogstatsd},
+      {.key = "dogstatsd_context_expiry_seconds",
+       .default_value = int64_t{20},
+       .description = "Seconds a metric context with no samples is kept.",
+       .field = FIELD(dogstatsd_context_expiry_seconds),
+       .min = 0,
+       .pending = kDogstatsd},
+      {.key = "histogram_aggregates",
+       .default_value = StringList{"max", "median", "avg", "count"},
+       .description = "Aggregates sent for histograms: min, max, median, avg, sum, count.",
+       .field = FIELD(histogram_aggregates),
+       .pending = kDogstatsd},
+      {.key = "histogram_percentiles",
+       .default_value = StringList{"0.95"},
+       .description = "Percentiles sent for histograms, as fractions (0.95 -> .95percentile).",
+       .field = FIELD(histogram_percentiles),
+       .pending = kDogstatsd},
+  };
+}
+
+#undef FIELD
+
+// YAML text of a scalar string: plain when safe, double-quoted otherwise.
+std::string quoteIfNeeded(const std::string& s) {
+  YAML::Emitter out;
+  out << s;
+  return out.c_str();
+}
+
+std::string renderNumber(double d) {
+  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) {
+    return fmt::format("{:.1f}", d);
+  }
+  return fmt::format("{}", d);
+}
+
+std::string renderList(const StringList& list) {
+  std::vector<std::string> items;
+  items.reserve(list.size());
+  for (const auto& s : list) {
+    items.push_back(quoteIfNeeded(s));
+  }
+  return fmt::format("[{}]", join(items, ", "));
+}
+
+std::string renderAny(const KeyDef& def, const ConfigValue& value) {
+  struct Visitor {
+    const KeyDef& def;
+    std::string operator()(bool b) const { return b ? "true" : "false"; }
+    std::string operator()(int64_t i) const { return std::to_string(i); }
+    std::string operator()(double d) const { return renderNumber(d); }
+    std::string operator()(const std::string& s) const {
+      if (def.secret && !s.empty()) {
+        return quoteIfNeeded(redactSecret(s));
+      }
+      return s.empty() ? "\"\"" : quoteIfNeeded(def.key.starts_with("proxy.") ? redactUrl(s) : s);
+    }
+    std::string operator()(const StringList& l) const { return renderList(l); }
+    std::string operator()(const StringListMap& m) const {
+      std::vector<std::string> items;
+      for (const auto& [k, v] : m) {
+        StringList shown = v;
+        if (def.secret) {
+          for (auto& s : shown) {
+            s = redactSecret(s);
+          }
+        }
+        items.push_back(quoteIfNeeded(k) + ": " + renderList(shown));
+      }
+      return fmt::format("{{{}}}", join(items, ", "));
+    }
+  };
+  return std::visit(Visitor{def}, value);
+}
+
+ConfigValue readField(const KeyDef& def, const Config& config) {
+  FieldRef ref = def.field(const_cast<Config&>(config));
+  return std::visit([](auto* p) -> ConfigValue { return *p; }, ref);
+}
+
+}  // namespace
+
+std::vector<std::string> KeyDef::envNames() const {
+  std::string derived = "DD_" + toUpper(key);
+  std::replace(derived.begin(), derived.end(), '.', '_');
+  std::vector<std::string> names{derived};
+  for (auto alias : env_aliases) {
+    names.emplace_back(alias);
+  }
+  return names;
+}
+
+std::string KeyDef::typeName() const {
+  if (!choices.empty()) {
+    return "enum";
+  }
+  static constexpr const char* kNames[] = {"boolean", "integer", "number",
+                                           "string",  "list",    "map"};
+  return kNames[default_value.index()];
+}
+
+const std::vector<KeyDef>& configSchema() {
+  static const std::vector<KeyDef> schema = buildSchema();
+  return schema;
+}
+
+const KeyDef* findKey(std::string_view key) {
+  for (const auto& def : configSchema()) {
+    if (def.key == key) {
+      return &def;
+    }
+  }
+  return nullptr;
+}
+
+bool isSection(std::string_view prefix) {
+  for (const auto& def : configSchema()) {
+    if (def.key.size() > prefix.size() && def.key.starts_with(prefix) &&
+        def.key[prefix.size()] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+Config defaultConfig() {
+  Config config{};
+  for (const auto& def : configSchema()) {
+    std::visit(
+        [&](auto* field) {
+          using T = std::remove_pointer_t<decltype(field)>;
+          *field = std::get<T>(def.default_value);
+        },
+        def.field(config));
+  }
+  return config;
+}
+
+std::string renderValue(const KeyDef& def, const Config& config) {
+  return renderAny(def, readField(def, config));
+}
+
+std::string renderDefault(const KeyDef& def) { return renderAny(def, def.default_value); }
+
+}  // namespace outpost
