@@ -120,8 +120,9 @@ int cmdRun(const Options& opts) {
     for (const auto& e : result.errors) {
       LOG_ERROR("config", "{}", e.format());
     }
-    LOG_ERROR("daemon", "not started: the configuration has {} error{} (check it with `outpost "
-                        "configcheck -c {}`)",
+    LOG_ERROR("daemon",
+              "not started: the configuration has {} error{} (check it with `outpost "
+              "configcheck -c {}`)",
               result.errors.size(), result.errors.size() == 1 ? "" : "s", opts.config);
     return 1;
   }
@@ -170,8 +171,8 @@ int cliMain(int argc, char** argv) {
     std::fputs(opts.help ? kVersionUsage : versionReport().c_str(), stdout);
     return 0;
   }
-  std::fprintf(stderr, "outpost: unknown command '%.*s'\n\n%s", int(command.size()),
-               command.data(), kUsage);
+  std::fprintf(stderr, "outpost: unknown command '%.*s'\n\n%s", int(command.size()), command.data(),
+               kUsage);
   return 2;
 }
 

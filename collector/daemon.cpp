@@ -40,9 +40,9 @@ Daemon::Daemon(LoadedConfig config, std::string config_path, EnvLookup env)
                                      "configuration reloads applied")),
       reloads_failed_(telemetry_.counter("outpost.config.reloads", {"outcome:rejected"},
                                          "configuration reloads rejected (old one kept)")) {
-  workers_ = std::make_unique<WorkerPool>(
-      loop_.get(), static_cast<size_t>(config_.config.worker_threads), kWorkerQueueLimit,
-      telemetry_);
+  workers_ =
+      std::make_unique<WorkerPool>(loop_.get(), static_cast<size_t>(config_.config.worker_threads),
+                                   kWorkerQueueLimit, telemetry_);
 }
 
 Daemon::~Daemon() {
@@ -56,7 +56,9 @@ Daemon::~Daemon() {
   stop_deadline_.reset();
 }
 
-void Daemon::addComponent(ComponentPtr component) { components_.push_back(std::move(component)); }
+void Daemon::addComponent(ComponentPtr component) {
+  components_.push_back(std::move(component));
+}
 
 std::string Daemon::readyStatus() const {
   const Config& c = config_.config;

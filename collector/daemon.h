@@ -40,7 +40,7 @@ class Daemon {
   const LoadedConfig& config() const { return config_; }
 
  private:
-  void stopNext();           // stops components_ from the back, one at a time
+  void stopNext();  // stops components_ from the back, one at a time
   void finishStop(bool forced);
   void applyReload(ConfigResult result);
   std::string readyStatus() const;
@@ -53,7 +53,7 @@ class Daemon {
   SystemdNotifier notifier_;
   std::unique_ptr<WorkerPool> workers_;
   std::vector<ComponentPtr> components_;
-  size_t started_ = 0;      // components started (stopping walks back from here)
+  size_t started_ = 0;  // components started (stopping walks back from here)
   std::unique_ptr<SignalWatcher> sigterm_, sigint_, sighup_;
   std::unique_ptr<Timer> watchdog_;
   std::unique_ptr<Timer> stop_deadline_;

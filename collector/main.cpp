@@ -1,3 +1,5 @@
 #include "collector/cli.h"
 
-int main(int argc, char** argv) { return outpost::cliMain(argc, argv); }
+int main(int argc, char** argv) {
+  return outpost::cliMain(argc, argv);
+}

@@ -1,10 +1,10 @@
 #include "core/confd.h"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 
 #include "core/strings.h"
 
@@ -22,8 +22,7 @@ class ConfdReader {
   void error(const std::string& file, const YAML::Mark& mark, std::string key, std::string text) {
     errors_.push_back(message(file, mark, std::move(key), std::move(text)));
   }
-  void warning(const std::string& file, const YAML::Mark& mark, std::string key,
-               std::string text) {
+  void warning(const std::string& file, const YAML::Mark& mark, std::string key, std::string text) {
     warnings_.push_back(message(file, mark, std::move(key), std::move(text)));
   }
 
@@ -32,7 +31,8 @@ class ConfdReader {
     try {
       root = YAML::LoadFile(file);
     } catch (const YAML::BadFile&) {
-      error(file, YAML::Mark::null_mark(), "", fmt::format("cannot read: {}", std::strerror(errno)));
+      error(file, YAML::Mark::null_mark(), "",
+            fmt::format("cannot read: {}", std::strerror(errno)));
       return std::nullopt;
     } catch (const YAML::Exception& e) {
       error(file, e.mark, "", "YAML syntax error: " + e.msg);
@@ -43,7 +43,8 @@ class ConfdReader {
       return std::nullopt;
     }
     if (!root.IsMap()) {
-      error(file, root.Mark(), "", "expected a mapping with instances and/or logs at the top level");
+      error(file, root.Mark(), "",
+            "expected a mapping with instances and/or logs at the top level");
       return std::nullopt;
     }
     ConfdEntry entry;
@@ -157,7 +158,8 @@ class ConfdReader {
       } else if (t == "tcp" || t == "udp") {
         const YAML::Node p = item["port"];
         if (!p || p.IsNull()) {
-          error(file, item.Mark(), at + ".port", fmt::format("missing required key for type: {}", t));
+          error(file, item.Mark(), at + ".port",
+                fmt::format("missing required key for type: {}", t));
           ok = false;
         } else {
           long port = -1;

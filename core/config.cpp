@@ -4,16 +4,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 
-#include "core/config_schema.h"
 #include "core/confd.h"
+#include "core/config_schema.h"
 #include "core/redact.h"
 #include "core/strings.h"
 
@@ -255,7 +255,8 @@ class Loader {
     if (v < def.min || v > def.max) {
       std::string range;
       auto num = [](double d) {
-        return d == std::floor(d) ? fmt::format("{}", static_cast<int64_t>(d)) : fmt::format("{}", d);
+        return d == std::floor(d) ? fmt::format("{}", static_cast<int64_t>(d))
+                                  : fmt::format("{}", d);
       };
       if (def.max == std::numeric_limits<double>::max()) {
         range = "at least " + num(def.min);
@@ -408,8 +409,10 @@ class Loader {
     try {
       node = YAML::Load(t);
     } catch (const YAML::Exception& e) {
-      error(w, std::string(def.key), "expected JSON such as {\"https://app.datadoghq.eu\": "
-                                     "[\"<api key>\"]}: " + e.msg);
+      error(w, std::string(def.key),
+            "expected JSON such as {\"https://app.datadoghq.eu\": "
+            "[\"<api key>\"]}: " +
+                e.msg);
       return false;
     }
     return setFromNode(def, node, w);
@@ -470,12 +473,13 @@ void validate(Loader& loader, LoadedConfig& loaded) {
                                escapeBytes(redactUrl(*value), 120)));
     }
   }
-  static const std::vector<std::string> kAggregates = {"min", "max", "median", "avg", "sum",
-                                                       "count"};
+  static const std::vector<std::string> kAggregates = {"min", "max", "median",
+                                                       "avg", "sum", "count"};
   for (const auto& a : c.histogram_aggregates) {
     if (std::find(kAggregates.begin(), kAggregates.end(), a) == kAggregates.end()) {
-      loader.error(loader.whereOf("histogram_aggregates"), "histogram_aggregates",
-                   fmt::format("\"{}\" is not one of: {}", escapeBytes(a, 40), join(kAggregates, ", ")));
+      loader.error(
+          loader.whereOf("histogram_aggregates"), "histogram_aggregates",
+          fmt::format("\"{}\" is not one of: {}", escapeBytes(a, 40), join(kAggregates, ", ")));
     }
   }
   for (const auto& p : c.histogram_percentiles) {
@@ -488,8 +492,9 @@ void validate(Loader& loader, LoadedConfig& loaded) {
   }
   for (const auto& [url, keys] : c.additional_endpoints) {
     if (!isUrlOrHostPort(url)) {
-      loader.error(loader.whereOf("additional_endpoints"), "additional_endpoints",
-                   fmt::format("expected URLs as keys, got \"{}\"", escapeBytes(redactUrl(url), 120)));
+      loader.error(
+          loader.whereOf("additional_endpoints"), "additional_endpoints",
+          fmt::format("expected URLs as keys, got \"{}\"", escapeBytes(redactUrl(url), 120)));
     }
     if (keys.empty()) {
       loader.error(loader.whereOf("additional_endpoints"), "additional_endpoints",
@@ -563,7 +568,8 @@ ConfigResult loadConfig(const std::string& path, const EnvLookup& env) {
     loaded.config_file = fs::absolute(path).lexically_normal().string();
     loaded.config_dir = fs::path(loaded.config_file).parent_path().string();
   }
-  if (!loaded.config_dir.empty() && loaded.config_dir.back() == '/' && loaded.config_dir.size() > 1) {
+  if (!loaded.config_dir.empty() && loaded.config_dir.back() == '/' &&
+      loaded.config_dir.size() > 1) {
     loaded.config_dir.pop_back();
   }
 
@@ -583,9 +589,9 @@ ConfigResult loadConfig(const std::string& path, const EnvLookup& env) {
     }
     if (parsed && !root.IsNull()) {
       if (!root.IsMap()) {
-        loader.error(Where{loaded.config_file, root.Mark(), {}}, "",
-                     fmt::format("expected a mapping of keys at the top level, got {}",
-                                 nodeKindName(root)));
+        loader.error(
+            Where{loaded.config_file, root.Mark(), {}}, "",
+            fmt::format("expected a mapping of keys at the top level, got {}", nodeKindName(root)));
       } else {
         try {
           loader.walkMap(loaded.config_file, root, "");
@@ -603,9 +609,9 @@ ConfigResult loadConfig(const std::string& path, const EnvLookup& env) {
   if (!result.errors.empty()) {
     return result;
   }
-  loadConfd(loaded.config.confd_path, loaded.origins["confd_path"].kind ==
-                                          ConfigOrigin::Kind::kDerived,
-            loaded.confd, result.errors, result.warnings);
+  loadConfd(loaded.config.confd_path,
+            loaded.origins["confd_path"].kind == ConfigOrigin::Kind::kDerived, loaded.confd,
+            result.errors, result.warnings);
   if (result.errors.empty()) {
     result.loaded = std::move(loaded);
   }

@@ -33,11 +33,11 @@ std::string renderConfigcheck(const LoadedConfig& loaded) {
   const Config& c = loaded.config;
   std::string out;
   out += "# Outpost configuration, resolved (file, then DD_* environment). Secrets redacted.\n";
-  out += fmt::format("# configuration file: {}\n",
-                     loaded.config_file.empty() ? "(none; defaults and environment only)"
-                                                : loaded.config_file);
-  out += fmt::format("# forwarding: {}\n", c.localMode() ? "off (local mode: no api_key)"
-                                                         : "on (api_key is set)");
+  out += fmt::format("# configuration file: {}\n", loaded.config_file.empty()
+                                                       ? "(none; defaults and environment only)"
+                                                       : loaded.config_file);
+  out += fmt::format("# forwarding: {}\n",
+                     c.localMode() ? "off (local mode: no api_key)" : "on (api_key is set)");
   std::string open_section;
   for (const auto& def : configSchema()) {
     const std::string section = sectionOf(def.key);
@@ -102,17 +102,20 @@ std::vector<std::string> changedKeys(const Config& before, const Config& after) 
 std::string renderConfigReference() {
   std::string out;
   out += "# Configuration reference\n\n";
-  out += "<!-- Generated from core/config_schema.cpp by `./dev docs`; a test fails when this "
-         "file is stale. -->\n\n";
-  out += "Outpost reads `outpost.yaml` (from `outpost run -c PATH`, default `/etc/outpost`), "
-         "then lets `DD_*` environment variables override it, as the Datadog Agent does: the "
-         "key's path joined with `_` and upper-cased (`logs_config.logs_dd_url` is "
-         "`DD_LOGS_CONFIG_LOGS_DD_URL`). Lists from the environment are space-separated or "
-         "JSON; maps are JSON. Unknown keys are warnings; a wrong type, a value out of range or "
-         "an unknown enum value is an error naming the file, line, column and key, and the agent "
-         "does not start.\n\n";
-  out += "Keys marked *not used yet* are parsed and validated (so an existing `datadog.yaml` "
-         "loads) but have no effect until the named part is built.\n\n";
+  out +=
+      "<!-- Generated from core/config_schema.cpp by `./dev docs`; a test fails when this "
+      "file is stale. -->\n\n";
+  out +=
+      "Outpost reads `outpost.yaml` (from `outpost run -c PATH`, default `/etc/outpost`), "
+      "then lets `DD_*` environment variables override it, as the Datadog Agent does: the "
+      "key's path joined with `_` and upper-cased (`logs_config.logs_dd_url` is "
+      "`DD_LOGS_CONFIG_LOGS_DD_URL`). Lists from the environment are space-separated or "
+      "JSON; maps are JSON. Unknown keys are warnings; a wrong type, a value out of range or "
+      "an unknown enum value is an error naming the file, line, column and key, and the agent "
+      "does not start.\n\n";
+  out +=
+      "Keys marked *not used yet* are parsed and validated (so an existing `datadog.yaml` "
+      "loads) but have no effect until the named part is built.\n\n";
   out += "| key | type | default | environment | description |\n";
   out += "|---|---|---|---|---|\n";
   for (const auto& def : configSchema()) {
@@ -143,19 +146,21 @@ std::string renderConfigReference() {
                        join(envs, ", "), desc);
   }
   out += "\n## conf.d\n\n";
-  out += "Checks and log sources live in `conf.d/<name>.d/*.yaml` (or `conf.yaml.default` when "
-         "the folder has no other YAML file) and `conf.d/<name>.yaml`, with the Datadog Agent's "
-         "keys: `init_config`, `instances` (a list of mappings) and `logs` (a list of sources, "
-         "each with `type`: `file` needs `path`, `tcp`/`udp` need `port`, `journald`). A file "
-         "needs `instances` or `logs`.\n";
+  out +=
+      "Checks and log sources live in `conf.d/<name>.d/*.yaml` (or `conf.yaml.default` when "
+      "the folder has no other YAML file) and `conf.d/<name>.yaml`, with the Datadog Agent's "
+      "keys: `init_config`, `instances` (a list of mappings) and `logs` (a list of sources, "
+      "each with `type`: `file` needs `path`, `tcp`/`udp` need `port`, `journald`). A file "
+      "needs `instances` or `logs`.\n";
   return out;
 }
 
 std::string renderExampleConfig() {
   std::string out;
   out += "# Outpost configuration: every key, commented out at its default.\n";
-  out += "# Generated from core/config_schema.cpp by `./dev docs`. Reference: "
-         "docs/configuration.md\n";
+  out +=
+      "# Generated from core/config_schema.cpp by `./dev docs`. Reference: "
+      "docs/configuration.md\n";
   out += "# Key names are the Datadog Agent's; DD_* environment variables override them.\n";
   std::string open_section;
   for (const auto& def : configSchema()) {

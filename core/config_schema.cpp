@@ -425,8 +425,7 @@ std::string KeyDef::typeName() const {
   if (!choices.empty()) {
     return "enum";
   }
-  static constexpr const char* kNames[] = {"boolean", "integer", "number",
-                                           "string",  "list",    "map"};
+  static constexpr const char* kNames[] = {"boolean", "integer", "number", "string", "list", "map"};
   return kNames[default_value.index()];
 }
 
@@ -471,6 +470,8 @@ std::string renderValue(const KeyDef& def, const Config& config) {
   return renderAny(def, readField(def, config));
 }
 
-std::string renderDefault(const KeyDef& def) { return renderAny(def, def.default_value); }
+std::string renderDefault(const KeyDef& def) {
+  return renderAny(def, def.default_value);
+}
 
 }  // namespace outpost

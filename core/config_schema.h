@@ -12,8 +12,7 @@
 namespace outpost {
 
 // A typed pointer to the Config field a key fills.
-using FieldRef =
-    std::variant<bool*, int64_t*, double*, std::string*, StringList*, StringListMap*>;
+using FieldRef = std::variant<bool*, int64_t*, double*, std::string*, StringList*, StringListMap*>;
 // A value of one of those types (defaults).
 using ConfigValue = std::variant<bool, int64_t, double, std::string, StringList, StringListMap>;
 
@@ -27,7 +26,7 @@ struct KeyDef {
   std::vector<std::string_view> choices = {};  // non-empty: a string enum (case-insensitive)
   double min = std::numeric_limits<double>::lowest();
   double max = std::numeric_limits<double>::max();
-  bool secret = false;                           // never printed; redacted in configcheck
+  bool secret = false;                             // never printed; redacted in configcheck
   std::vector<std::string_view> env_aliases = {};  // besides DD_<KEY>
   // Empty when Outpost uses the key today; otherwise what will use it. Such keys are parsed
   // and validated so an existing datadog.yaml loads, and docs say they have no effect yet.

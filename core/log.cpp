@@ -13,8 +13,9 @@
 namespace outpost {
 namespace {
 
-constexpr std::string_view kNames[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-constexpr std::string_view kUpperNames[] = {"TRACE", "DEBUG", "INFO",    "WARN",
+constexpr std::string_view kNames[] = {"trace", "debug",    "info", "warn",
+                                       "error", "critical", "off"};
+constexpr std::string_view kUpperNames[] = {"TRACE", "DEBUG",    "INFO", "WARN",
                                             "ERROR", "CRITICAL", "OFF"};
 // syslog priorities for journald's `<N>` prefix (sd-daemon.h).
 constexpr int kSyslogPriority[] = {7, 7, 6, 4, 3, 2, 2};
@@ -52,7 +53,9 @@ std::optional<LogLevel> parseLogLevel(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view logLevelName(LogLevel level) { return kNames[static_cast<int>(level)]; }
+std::string_view logLevelName(LogLevel level) {
+  return kNames[static_cast<int>(level)];
+}
 
 Logger& Logger::instance() {
   static Logger logger;
@@ -61,7 +64,9 @@ Logger& Logger::instance() {
 
 Logger::Logger() : journal_(stderrIsJournal()) {}
 
-void Logger::setFd(int fd) { fd_.store(fd); }
+void Logger::setFd(int fd) {
+  fd_.store(fd);
+}
 
 void Logger::write(LogLevel level, std::string_view component, std::string_view message) {
   const int index = static_cast<int>(level);

@@ -1,8 +1,8 @@
 #pragma once
 
+#include <fmt/format.h>
 #include <atomic>
 #include <cstdint>
-#include <fmt/format.h>
 #include <optional>
 #include <string>
 #include <string_view>

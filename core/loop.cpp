@@ -50,8 +50,12 @@ void Timer::start(uint64_t timeout_ms, uint64_t repeat_ms) {
       repeat_ms);
 }
 
-void Timer::stop() { uv_timer_stop(&state_->handle); }
-void Timer::unref() { uv_unref(reinterpret_cast<uv_handle_t*>(&state_->handle)); }
+void Timer::stop() {
+  uv_timer_stop(&state_->handle);
+}
+void Timer::unref() {
+  uv_unref(reinterpret_cast<uv_handle_t*>(&state_->handle));
+}
 
 struct SignalWatcher::State {
   uv_signal_t handle;
@@ -79,8 +83,7 @@ struct Async::State {
 };
 
 Async::Async(uv_loop_t* loop, std::function<void()> fn) : state_(new State{{}, std::move(fn)}) {
-  uv_async_init(loop, &state_->handle,
-                [](uv_async_t* h) { static_cast<State*>(h->data)->fn(); });
+  uv_async_init(loop, &state_->handle, [](uv_async_t* h) { static_cast<State*>(h->data)->fn(); });
   state_->handle.data = state_;
 }
 
@@ -89,7 +92,9 @@ Async::~Async() {
            [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
 }
 
-void Async::send() { uv_async_send(&state_->handle); }
+void Async::send() {
+  uv_async_send(&state_->handle);
+}
 void Async::setReferenced(bool on) {
   auto* h = reinterpret_cast<uv_handle_t*>(&state_->handle);
   if (on) {

@@ -31,8 +31,12 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool startsWith(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
-bool endsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+bool startsWith(std::string_view s, std::string_view prefix) {
+  return s.starts_with(prefix);
+}
+bool endsWith(std::string_view s, std::string_view suffix) {
+  return s.ends_with(suffix);
+}
 
 std::vector<std::string> splitFields(std::string_view s) {
   std::vector<std::string> out;

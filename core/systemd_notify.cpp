@@ -32,9 +32,15 @@ void SystemdNotifier::reloading() {
   send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 
-void SystemdNotifier::stopping() { send("STOPPING=1"); }
-void SystemdNotifier::watchdog() { send("WATCHDOG=1"); }
-void SystemdNotifier::status(std::string_view status) { send("STATUS=" + std::string(status)); }
+void SystemdNotifier::stopping() {
+  send("STOPPING=1");
+}
+void SystemdNotifier::watchdog() {
+  send("WATCHDOG=1");
+}
+void SystemdNotifier::status(std::string_view status) {
+  send("STATUS=" + std::string(status));
+}
 
 std::chrono::microseconds SystemdNotifier::watchdogPingInterval() const {
   uint64_t usec = 0;

@@ -53,8 +53,8 @@ std::vector<Telemetry::Sample> Telemetry::snapshot() const {
   std::vector<Sample> out;
   out.reserve(entries_.size());
   for (const auto& [key, e] : entries_) {
-    const int64_t value = e.kind == Kind::kCounter ? static_cast<int64_t>(e.counter->value())
-                                                   : e.gauge->value();
+    const int64_t value =
+        e.kind == Kind::kCounter ? static_cast<int64_t>(e.counter->value()) : e.gauge->value();
     out.push_back(Sample{e.name, e.tags, e.kind, value, e.help});
   }
   return out;

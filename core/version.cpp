@@ -9,7 +9,9 @@
 
 namespace outpost {
 
-const char* versionString() { return build::kVersion; }
+const char* versionString() {
+  return build::kVersion;
+}
 
 std::string versionReport() {
   const curl_version_info_data* curl = curl_version_info(CURLVERSION_NOW);
@@ -20,7 +22,8 @@ std::string versionReport() {
   out += fmt::format("compiler: {}\n", __VERSION__);
   out += "libraries:\n";
   out += fmt::format("  libuv: {}\n", uv_version_string());
-  out += fmt::format("  libcurl: {} ({})\n", curl->version, curl->ssl_version ? curl->ssl_version : "no TLS");
+  out += fmt::format("  libcurl: {} ({})\n", curl->version,
+                     curl->ssl_version ? curl->ssl_version : "no TLS");
   out += fmt::format("  zstd: {}\n", ZSTD_versionString());
   out += fmt::format("  yaml-cpp: {}\n", build::kYamlCppVersion);
   out += fmt::format("  libsystemd: {}\n", build::kSystemdVersion);

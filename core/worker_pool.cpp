@@ -13,7 +13,8 @@ WorkerPool::WorkerPool(uv_loop_t* loop, size_t threads, size_t max_queued, Telem
                                   "jobs refused because the queue was full or draining")),
       abandoned_(telemetry.counter("outpost.worker_pool.jobs", {"outcome:abandoned"},
                                    "queued jobs dropped at the shutdown deadline")),
-      queued_gauge_(telemetry.gauge("outpost.worker_pool.queued", {}, "jobs waiting for a thread")) {
+      queued_gauge_(
+          telemetry.gauge("outpost.worker_pool.queued", {}, "jobs waiting for a thread")) {
   // The wake-up handle keeps the loop running only while jobs are in flight.
   wake_.setReferenced(false);
   threads_.reserve(threads);
@@ -132,6 +133,8 @@ size_t WorkerPool::abandonQueued() {
   return n;
 }
 
-size_t WorkerPool::inFlight() const { return in_flight_; }
+size_t WorkerPool::inFlight() const {
+  return in_flight_;
+}
 
 }  // namespace outpost
