@@ -553,7 +553,7 @@ ConfigResult loadConfig(const std::string& path, const EnvLookup& env) {
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) {
-    loader.error(Where{path, {}, {}}, "",
+    loader.error(Where{path, YAML::Mark::null_mark(), {}}, "",
                  fmt::format("no such file or directory (pass -c with the directory that holds "
                              "outpost.yaml, or the file itself)"));
     return result;
@@ -580,7 +580,7 @@ ConfigResult loadConfig(const std::string& path, const EnvLookup& env) {
       root = YAML::LoadFile(loaded.config_file);
       parsed = true;
     } catch (const YAML::BadFile&) {
-      loader.error(Where{loaded.config_file, {}, {}}, "",
+      loader.error(Where{loaded.config_file, YAML::Mark::null_mark(), {}}, "",
                    fmt::format("cannot read: {}", std::strerror(errno)));
     } catch (const YAML::ParserException& e) {
       loader.error(Where{loaded.config_file, e.mark, {}}, "", "YAML syntax error: " + e.msg);

@@ -1,0 +1,60 @@
+#include <gtest/gtest.h>
+
+#include "core/log.h"
+#include "core/redact.h"
+#include "core/strings.h"
+
+namespace outpost {
+namespace {
+
+TEST(StringsTest, SplitFieldsIgnoresRunsOfWhitespace) {
+  EXPECT_EQ(splitFields("  a:b \t c:d\n"), (std::vector<std::string>{"a:b", "c:d"}));
+  EXPECT_TRUE(splitFields("   ").empty());
+}
+
+TEST(StringsTest, EditDistance) {
+  EXPECT_EQ(editDistance("log_level", "log_levle"), 2u);
+  EXPECT_EQ(editDistance("", "abc"), 3u);
+  EXPECT_EQ(editDistance("same", "same"), 0u);
+}
+
+TEST(StringsTest, EscapeBytesMakesUntrustedBytesSafeToLog) {
+  EXPECT_EQ(escapeBytes(std::string("a\nb\x01\xff\\", 6)), "a\\x0ab\\x01\\xff\\\\");
+  EXPECT_EQ(escapeBytes("abcdef", 3), "abc...");
+}
+
+TEST(RedactTest, SecretKeyNames) {
+  for (const char* k : {"api_key", "APP_KEY", "db_key", "password", "db_password", "passwd",
+                        "client_secret", "auth_token"}) {
+    EXPECT_TRUE(isSecretKeyName(k)) << k;
+  }
+  for (const char* k : {"url", "host", "key_prefix", "service", "monkey"}) {
+    EXPECT_FALSE(isSecretKeyName(k)) << k;
+  }
+}
+
+TEST(RedactTest, UrlsKeepUserButNotPassword) {
+  EXPECT_EQ(redactUrl("http://user:pw@proxy:3128"), "http://user:********@proxy:3128");
+  EXPECT_EQ(redactUrl("https://token@host/path"), "https://********@host/path");
+  EXPECT_EQ(redactUrl("http://proxy:3128"), "http://proxy:3128");
+}
+
+TEST(RedactTest, NodesAreRedactedDeeply) {
+  YAML::Node n = YAML::Load("{a: {password: x, list: [{api_key: y, ok: z}]}, token: t}");
+  YAML::Node r = redactNode(n);
+  EXPECT_EQ(r["a"]["password"].as<std::string>(), "********");
+  EXPECT_EQ(r["a"]["list"][0]["api_key"].as<std::string>(), "********");
+  EXPECT_EQ(r["a"]["list"][0]["ok"].as<std::string>(), "z");
+  EXPECT_EQ(r["token"].as<std::string>(), "********");
+  EXPECT_EQ(n["a"]["password"].as<std::string>(), "x");  // the original is untouched
+}
+
+TEST(LogTest, LevelsParseCaseInsensitively) {
+  EXPECT_EQ(parseLogLevel("DEBUG"), LogLevel::kDebug);
+  EXPECT_EQ(parseLogLevel("warning"), LogLevel::kWarn);
+  EXPECT_EQ(parseLogLevel("loud"), std::nullopt);
+  EXPECT_EQ(logLevelName(LogLevel::kCritical), "critical");
+}
+
+}  // namespace
+}  // namespace outpost
