@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include "core/log.h"
 #include "core/redact.h"
@@ -54,6 +57,53 @@ TEST(LogTest, LevelsParseCaseInsensitively) {
   EXPECT_EQ(parseLogLevel("warning"), LogLevel::kWarn);
   EXPECT_EQ(parseLogLevel("loud"), std::nullopt);
   EXPECT_EQ(logLevelName(LogLevel::kCritical), "critical");
+}
+
+}  // namespace
+}  // namespace outpost
+
+namespace outpost {
+namespace {
+
+// Captures what the process-wide logger writes, restoring stderr afterwards.
+class LogCapture {
+ public:
+  LogCapture() {
+    EXPECT_EQ(::pipe(fds_), 0);
+    Logger::instance().setFd(fds_[1]);
+  }
+  ~LogCapture() {
+    Logger::instance().setFd(2);
+    Logger::instance().setJournalFormat(false);
+    ::close(fds_[0]);
+    ::close(fds_[1]);
+  }
+  std::string read() {
+    char buf[4096];
+    const ssize_t n = ::read(fds_[0], buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+
+ private:
+  int fds_[2];
+};
+
+TEST(LogTest, OneMessageIsOneLineWithLevelAndComponent) {
+  LogCapture capture;
+  Logger::instance().setLevel(LogLevel::kInfo);
+  LOG_DEBUG("test", "hidden {}", 1);
+  LOG_WARN("test", "two\nlines {}", 2);
+  const std::string line = capture.read();
+  EXPECT_TRUE(line.ends_with(" UTC | OUTPOST | WARN | (test) | two\\nlines 2\n")) << line;
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
+}
+
+TEST(LogTest, JournaldLinesCarryTheSyslogPriority) {
+  LogCapture capture;
+  Logger::instance().setLevel(LogLevel::kInfo);
+  Logger::instance().setJournalFormat(true);
+  LOG_ERROR("test", "broken");
+  EXPECT_EQ(capture.read(), "<3>ERROR | (test) | broken\n");
 }
 
 }  // namespace
