@@ -18,6 +18,7 @@ constexpr std::string_view kDogstatsd = "DogStatsD (issue 4)";
 constexpr std::string_view kLogs = "the logs pipeline (issue 5)";
 constexpr std::string_view kApm = "the trace receiver (issue 6)";
 constexpr std::string_view kQuery = "the query socket (issue 8)";
+constexpr std::string_view kSources = "the sources and the forwarder (issues 3-7)";
 
 std::vector<KeyDef> buildSchema() {
   return {
@@ -48,11 +49,13 @@ std::vector<KeyDef> buildSchema() {
        .default_value = StringList{},
        .description = "Host tags (key:value) added to every metric, log and trace. DD_TAGS is "
                       "space-separated.",
-       .field = FIELD(tags)},
+       .field = FIELD(tags),
+       .pending = kSources},
       {.key = "env",
        .default_value = std::string(),
        .description = "Environment of this host (adds env:<value> where the Datadog Agent does).",
-       .field = FIELD(env)},
+       .field = FIELD(env),
+       .pending = kSources},
       {.key = "log_level",
        .default_value = std::string("info"),
        .description = "Agent log verbosity on stderr (journald under systemd).",
