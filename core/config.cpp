@@ -362,6 +362,72 @@ class Loader {
     return ok;
   }
 
+  // [{api_key, Host, Port, is_reliable, use_ssl}], key names as the Datadog Agent writes them
+  // (lower-case host/port accepted too).
+  bool readLogsEndpoints(const KeyDef& def, const YAML::Node& node, const Where& w,
+                         LogsEndpointList& out) {
+    out.clear();
+    if (!node.IsSequence()) {
+      error(w, std::string(def.key),
+            fmt::format("expected a list of {{api_key, Host, Port}} entries, got {}",
+                        nodeKindName(node)));
+      return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      const std::string at = fmt::format("{}[{}]", def.key, i);
+      const Where item_where{w.file, item.Mark(), w.env};
+      if (!item.IsMap()) {
+        error(item_where, at, "expected a mapping with api_key, Host and Port");
+        ok = false;
+        continue;
+      }
+      LogsEndpoint e;
+      for (const auto& kv : item) {
+        const std::string k = kv.first.Scalar();
+        const std::string lower = toLower(k);
+        const YAML::Node& v = kv.second;
+        const Where vw{w.file, v.Mark(), w.env};
+        if (!v.IsScalar()) {
+          error(vw, at + "." + k, "expected a scalar");
+          ok = false;
+          continue;
+        }
+        if (lower == "api_key") {
+          e.api_key = std::string(trim(v.Scalar()));
+        } else if (lower == "host") {
+          e.host = v.Scalar();
+        } else if (lower == "port") {
+          auto p = parseInt(v.Scalar());
+          if (!p || *p < 1 || *p > 65535) {
+            error(vw, at + "." + k, "expected a port between 1 and 65535");
+            ok = false;
+          } else {
+            e.port = *p;
+          }
+        } else if (lower == "is_reliable" || lower == "use_ssl") {
+          auto b = parseBoolWord(v.Scalar());
+          if (!b) {
+            error(vw, at + "." + k, "expected a boolean (true or false)");
+            ok = false;
+          } else {
+            (lower == "use_ssl" ? e.use_ssl : e.is_reliable) = *b;
+          }
+        } else {
+          warning(Where{w.file, kv.first.Mark(), w.env}, at + "." + k, "unknown key, ignored");
+        }
+      }
+      if (e.api_key.empty() || e.host.empty()) {
+        error(item_where, at, "missing required key: api_key and Host are required");
+        ok = false;
+        continue;
+      }
+      out.push_back(std::move(e));
+    }
+    return ok;
+  }
+
   bool setFromNode(const KeyDef& def, const YAML::Node& node, const Where& w) {
     FieldRef ref = def.field(loaded_.config);
     if (auto* l = std::get_if<StringList*>(&ref)) {
@@ -387,6 +453,9 @@ class Loader {
       **m = std::move(out);
       return ok;
     }
+    if (auto* e = std::get_if<LogsEndpointList*>(&ref)) {
+      return readLogsEndpoints(def, node, w, **e);
+    }
     if (!node.IsScalar()) {
       error(w, std::string(def.key),
             fmt::format("expected {} {}, got {}", def.typeName() == "integer" ? "an" : "a",
@@ -400,6 +469,7 @@ class Loader {
     FieldRef ref = def.field(loaded_.config);
     const std::string t(trim(raw));
     const bool structured = std::holds_alternative<StringListMap*>(ref) ||
+                            std::holds_alternative<LogsEndpointList*>(ref) ||
                             (std::holds_alternative<StringList*>(ref) && t.starts_with("["));
     if (!structured) {
       return setScalar(def, raw, w);
@@ -490,15 +560,18 @@ void validate(Loader& loader, LoadedConfig& loaded) {
                                escapeBytes(p, 40)));
     }
   }
-  for (const auto& [url, keys] : c.additional_endpoints) {
-    if (!isUrlOrHostPort(url)) {
-      loader.error(
-          loader.whereOf("additional_endpoints"), "additional_endpoints",
-          fmt::format("expected URLs as keys, got \"{}\"", escapeBytes(redactUrl(url), 120)));
-    }
-    if (keys.empty()) {
-      loader.error(loader.whereOf("additional_endpoints"), "additional_endpoints",
-                   fmt::format("{} has no API key", escapeBytes(redactUrl(url), 120)));
+  for (const char* key : {"additional_endpoints", "apm_config.additional_endpoints"}) {
+    const StringListMap* map = std::get<StringListMap*>(findKey(key)->field(c));
+    for (const auto& [url, keys] : *map) {
+      if (!isUrlOrHostPort(url)) {
+        loader.error(
+            loader.whereOf(key), key,
+            fmt::format("expected URLs as keys, got \"{}\"", escapeBytes(redactUrl(url), 120)));
+      }
+      if (keys.empty()) {
+        loader.error(loader.whereOf(key), key,
+                     fmt::format("{} has no API key", escapeBytes(redactUrl(url), 120)));
+      }
     }
   }
 
@@ -532,6 +605,12 @@ void validate(Loader& loader, LoadedConfig& loaded) {
     c.confd_path = resolvePath(loaded.config_dir, c.confd_path);
   }
   c.query_socket = resolvePath(c.run_path, c.query_socket);
+  if (c.forwarder_storage_path.empty()) {
+    c.forwarder_storage_path = c.run_path + "/transactions_to_retry";
+    derive("forwarder_storage_path", "transactions_to_retry under run_path");
+  } else {
+    c.forwarder_storage_path = resolvePath(loaded.config_dir, c.forwarder_storage_path);
+  }
   if (c.query_socket.size() >= sizeof(sockaddr_un::sun_path)) {
     loader.error(loader.whereOf("query_socket"), "query_socket",
                  fmt::format("a Unix socket path must be shorter than {} bytes, this one has {}",

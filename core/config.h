@@ -18,9 +18,24 @@ namespace outpost {
 using StringList = std::vector<std::string>;
 using StringListMap = std::map<std::string, StringList>;
 
+// One entry of logs_config.additional_endpoints, in the Datadog Agent's shape
+// ({api_key, Host, Port, is_reliable, use_ssl}).
+struct LogsEndpoint {
+  std::string api_key;
+  std::string host;
+  int64_t port = 443;
+  bool is_reliable = true;
+  bool use_ssl = true;
+  bool operator==(const LogsEndpoint&) const = default;
+};
+using LogsEndpointList = std::vector<LogsEndpoint>;
+
 struct LogsConfig {
   std::string logs_dd_url;
   bool logs_no_ssl;
+  LogsEndpointList additional_endpoints;
+  std::string compression_kind;
+  int64_t zstd_compression_level;
   double file_scan_period;
   int64_t open_files_limit;
   int64_t close_timeout;
@@ -37,6 +52,7 @@ struct ApmConfig {
   std::string receiver_socket;
   bool apm_non_local_traffic;
   std::string apm_dd_url;
+  StringListMap additional_endpoints;
   int64_t max_payload_size;
 };
 
@@ -64,10 +80,15 @@ struct Config {
   bool skip_ssl_validation;
   StringListMap additional_endpoints;
   ProxyConfig proxy;
+  std::string serializer_compressor_kind;
+  int64_t serializer_zstd_compressor_level;
   int64_t forwarder_timeout;
+  int64_t forwarder_num_workers;
   double forwarder_backoff_base;
+  double forwarder_backoff_factor;
   double forwarder_backoff_max;
   int64_t forwarder_retry_queue_payloads_max_size;
+  std::string forwarder_storage_path;
   int64_t forwarder_storage_max_size_in_bytes;
   double forwarder_storage_max_disk_ratio;
   bool logs_enabled;

@@ -131,6 +131,19 @@ std::vector<KeyDef> buildSchema() {
        .description = "Hosts and domains reached without the proxy.",
        .field = FIELD(proxy.no_proxy),
        .pending = kForwarder},
+      {.key = "serializer_compressor_kind",
+       .default_value = std::string("zstd"),
+       .description = "Compression of metrics payloads: zstd, zlib (deflate), gzip or none.",
+       .field = FIELD(serializer_compressor_kind),
+       .choices = {"zstd", "zlib", "gzip", "none"},
+       .pending = kForwarder},
+      {.key = "serializer_zstd_compressor_level",
+       .default_value = int64_t{1},
+       .description = "zstd level for metrics payloads (zlib and gzip use 6).",
+       .field = FIELD(serializer_zstd_compressor_level),
+       .min = 1,
+       .max = 19,
+       .pending = kForwarder},
       {.key = "forwarder_timeout",
        .default_value = int64_t{20},
        .description = "Seconds before an intake request is abandoned and retried.",
@@ -138,12 +151,27 @@ std::vector<KeyDef> buildSchema() {
        .min = 1,
        .max = 3600,
        .pending = kForwarder},
+      {.key = "forwarder_num_workers",
+       .default_value = int64_t{4},
+       .description = "Requests in flight at once per endpoint (the Datadog Agent's default is 1; "
+                      "Outpost pipelines more to keep up with a busy host).",
+       .field = FIELD(forwarder_num_workers),
+       .min = 1,
+       .max = 64,
+       .pending = kForwarder},
       {.key = "forwarder_backoff_base",
        .default_value = 2.0,
        .description = "Base of the exponential retry backoff, in seconds.",
        .field = FIELD(forwarder_backoff_base),
        .min = 0.001,
        .max = 3600,
+       .pending = kForwarder},
+      {.key = "forwarder_backoff_factor",
+       .default_value = 2.0,
+       .description = "Growth factor of the retry backoff per consecutive failure.",
+       .field = FIELD(forwarder_backoff_factor),
+       .min = 1,
+       .max = 100,
        .pending = kForwarder},
       {.key = "forwarder_backoff_max",
        .default_value = 64.0,
@@ -158,9 +186,16 @@ std::vector<KeyDef> buildSchema() {
        .field = FIELD(forwarder_retry_queue_payloads_max_size),
        .min = 0,
        .pending = kForwarder},
+      {.key = "forwarder_storage_path",
+       .default_value = std::string(),
+       .description = "Directory of the disk spool. Empty: transactions_to_retry under "
+                      "run_path.",
+       .field = FIELD(forwarder_storage_path),
+       .pending = kForwarder},
       {.key = "forwarder_storage_max_size_in_bytes",
-       .default_value = int64_t{0},
-       .description = "Bytes the disk spool under run_path may hold (0: no disk spool).",
+       .default_value = int64_t{512} * 1024 * 1024,
+       .description = "Bytes the disk spool may hold per endpoint; the oldest payloads are "
+                      "dropped past it (0: no disk spool). The Datadog Agent's default is 0.",
        .field = FIELD(forwarder_storage_max_size_in_bytes),
        .min = 0,
        .pending = kForwarder},
@@ -186,6 +221,26 @@ std::vector<KeyDef> buildSchema() {
        .default_value = false,
        .description = "Use plain HTTP to logs_dd_url.",
        .field = FIELD(logs_config.logs_no_ssl),
+       .pending = kLogs},
+      {.key = "logs_config.additional_endpoints",
+       .default_value = LogsEndpointList{},
+       .description = "More logs intakes to dual-ship to: a list of {api_key, Host, Port, "
+                      "is_reliable, use_ssl}.",
+       .field = FIELD(logs_config.additional_endpoints),
+       .secret = true,
+       .pending = kLogs},
+      {.key = "logs_config.compression_kind",
+       .default_value = std::string("zstd"),
+       .description = "Compression of logs payloads: zstd or gzip.",
+       .field = FIELD(logs_config.compression_kind),
+       .choices = {"zstd", "gzip"},
+       .pending = kLogs},
+      {.key = "logs_config.zstd_compression_level",
+       .default_value = int64_t{1},
+       .description = "zstd level of logs payloads.",
+       .field = FIELD(logs_config.zstd_compression_level),
+       .min = 1,
+       .max = 19,
        .pending = kLogs},
       {.key = "logs_config.file_scan_period",
        .default_value = 10.0,
@@ -215,10 +270,10 @@ std::vector<KeyDef> buildSchema() {
        .pending = kLogs},
       {.key = "logs_config.compression_level",
        .default_value = int64_t{6},
-       .description = "Compression level of log payloads.",
+       .description = "gzip level of logs payloads (with compression_kind: gzip).",
        .field = FIELD(logs_config.compression_level),
        .min = 1,
-       .max = 19,
+       .max = 9,
        .pending = kLogs},
       {.key = "logs_config.batch_max_size",
        .default_value = int64_t{1000},
@@ -273,6 +328,13 @@ std::vector<KeyDef> buildSchema() {
        .description = "Overrides the trace intake URL.",
        .field = FIELD(apm_config.apm_dd_url),
        .env_aliases = {"DD_APM_DD_URL"},
+       .pending = kApm},
+      {.key = "apm_config.additional_endpoints",
+       .default_value = StringListMap{},
+       .description = "More trace intakes to dual-ship to: a map of URL to a list of API keys.",
+       .field = FIELD(apm_config.additional_endpoints),
+       .secret = true,
+       .env_aliases = {"DD_APM_ADDITIONAL_ENDPOINTS"},
        .pending = kApm},
       {.key = "apm_config.max_payload_size",
        .default_value = int64_t{26214400},
@@ -390,6 +452,16 @@ std::string renderAny(const KeyDef& def, const ConfigValue& value) {
       return s.empty() ? "\"\"" : quoteIfNeeded(def.key.starts_with("proxy.") ? redactUrl(s) : s);
     }
     std::string operator()(const StringList& l) const { return renderList(l); }
+    std::string operator()(const LogsEndpointList& l) const {
+      std::vector<std::string> items;
+      for (const auto& e : l) {
+        items.push_back(
+            fmt::format("{{api_key: {}, Host: {}, Port: {}, is_reliable: {}, use_ssl: {}}}",
+                        e.api_key.empty() ? "\"\"" : quoteIfNeeded(redactSecret(e.api_key)),
+                        quoteIfNeeded(e.host), e.port, e.is_reliable, e.use_ssl));
+      }
+      return fmt::format("[{}]", join(items, ", "));
+    }
     std::string operator()(const StringListMap& m) const {
       std::vector<std::string> items;
       for (const auto& [k, v] : m) {
@@ -428,7 +500,8 @@ std::string KeyDef::typeName() const {
   if (!choices.empty()) {
     return "enum";
   }
-  static constexpr const char* kNames[] = {"boolean", "integer", "number", "string", "list", "map"};
+  static constexpr const char* kNames[] = {"boolean", "integer", "number",           "string",
+                                           "list",    "map",     "list of endpoints"};
   return kNames[default_value.index()];
 }
 
