@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/component.h"
+#include "core/component.h"
 #include "core/config.h"
 #include "core/loop.h"
 #include "core/systemd_notify.h"
