@@ -10,6 +10,7 @@
 #include "core/config_render.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "forwarder/forwarder.h"
 
 namespace outpost {
 namespace {
@@ -127,6 +128,11 @@ int cmdRun(const Options& opts) {
     return 1;
   }
   Daemon daemon(std::move(*result.loaded), opts.config);
+  const Config& config = daemon.config().config;
+  if (!config.localMode()) {
+    daemon.addComponent(std::make_unique<Forwarder>(
+        daemon.loop(), daemon.workers(), daemon.telemetry(), Forwarder::optionsFrom(config)));
+  }
   return daemon.run();
 }
 

@@ -63,7 +63,7 @@ void Daemon::addComponent(ComponentPtr component) {
 std::string Daemon::readyStatus() const {
   const Config& c = config_.config;
   return fmt::format("{}; {} component{}; conf.d: {} file{}",
-                     c.localMode() ? "local mode, forwarding off" : "forwarder not built",
+                     c.localMode() ? "local mode, forwarding off" : "forwarding to " + c.site,
                      components_.size(), components_.size() == 1 ? "" : "s", config_.confd.size(),
                      config_.confd.size() == 1 ? "" : "s");
 }
@@ -79,9 +79,9 @@ int Daemon::run() {
              "local mode: no api_key, so forwarding is OFF. Data stays on this host for local "
              "queries.");
   } else {
-    LOG_WARN("daemon",
-             "api_key is set, but this version has no forwarder yet: nothing is sent to {}.",
-             c.site);
+    LOG_INFO("daemon", "forwarding to Datadog ({}); spool in {}", c.site,
+             c.forwarder_storage_max_size_in_bytes > 0 ? c.forwarder_storage_path
+                                                       : std::string("(off)"));
   }
   size_t log_sources = 0;
   size_t instances = 0;
@@ -92,11 +92,9 @@ int Daemon::run() {
   LOG_INFO("daemon", "conf.d {}: {} file{} ({} check instance{}, {} log source{})", c.confd_path,
            config_.confd.size(), config_.confd.size() == 1 ? "" : "s", instances,
            instances == 1 ? "" : "s", log_sources, log_sources == 1 ? "" : "s");
-  if (components_.empty()) {
-    LOG_INFO("daemon",
-             "no sources are built in this version yet (DogStatsD, logs, traces and host checks "
-             "come in later releases); the daemon runs its core only.");
-  }
+  LOG_INFO("daemon",
+           "no sources are built in this version yet (DogStatsD, logs, traces and host checks "
+           "come in later releases): nothing is collected.");
 
   // State directory: created if missing, and locked so two daemons never share it.
   std::error_code ec;

@@ -10,6 +10,19 @@ namespace {
 
 constexpr size_t kChunk = 64 * 1024;
 
+// Output room for one compression, reused by the thread: a fresh worst-case-sized buffer per
+// payload costs more in page faults and zero-filling than zstd -1 costs in compressing. Only the
+// compressed bytes are copied out. Shrunk when one huge payload made it large.
+std::string& scratch(size_t bound) {
+  thread_local std::string buf;
+  constexpr size_t kKeep = 8 << 20;
+  if (buf.size() < bound || (buf.size() > kKeep && bound <= kKeep)) {
+    buf = std::string();
+    buf.resize(bound);
+  }
+  return buf;
+}
+
 bool zlibCompress(int window_bits, int level, std::string_view in, std::string& out,
                   std::string* error) {
   z_stream zs{};
@@ -18,13 +31,13 @@ bool zlibCompress(int window_bits, int level, std::string_view in, std::string& 
     *error = "deflateInit2 failed";
     return false;
   }
-  out.resize(deflateBound(&zs, static_cast<uLong>(in.size())));
+  std::string& buf = scratch(deflateBound(&zs, static_cast<uLong>(in.size())));
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
+  zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+  zs.avail_out = static_cast<uInt>(buf.size());
   const int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
+  out.assign(buf.data(), zs.total_out);
   deflateEnd(&zs);
   if (rc != Z_STREAM_END) {
     *error = "deflate did not finish";
@@ -108,14 +121,14 @@ bool compress(Encoding e, int level, std::string_view in, std::string& out, std:
       out.assign(in);
       return true;
     case Encoding::kZstd: {
-      out.resize(ZSTD_compressBound(in.size()));
-      const size_t n = ZSTD_compress(out.data(), out.size(), in.data(), in.size(),
+      std::string& buf = scratch(ZSTD_compressBound(in.size()));
+      const size_t n = ZSTD_compress(buf.data(), buf.size(), in.data(), in.size(),
                                      std::clamp(level, 1, ZSTD_maxCLevel()));
       if (ZSTD_isError(n)) {
         *error = ZSTD_getErrorName(n);
         return false;
       }
-      out.resize(n);
+      out.assign(buf.data(), n);
       return true;
     }
     case Encoding::kGzip:
