@@ -79,14 +79,23 @@ TEST(DaemonProcessTest, SigintStopsGracefullyAndTheApiKeyNeverReachesTheLog) {
   const std::string key = "0123456789abcdef0123456789abcdef";
   dir.write("outpost.yaml", baseConfig(dir, "log_level: trace\n"));
   NotifySocket notify(dir.file("notify.sock"));
+  // Every intake on a closed loopback port: the forwarder runs, nothing leaves the machine.
+  const std::string nowhere = "http://127.0.0.1:1";
   Process p({kOutpost, "run", "-c", dir.path()},
-            {{"NOTIFY_SOCKET", notify.path()}, {"DD_API_KEY", key}}, dir);
+            {{"NOTIFY_SOCKET", notify.path()},
+             {"DD_API_KEY", key},
+             {"DD_DD_URL", nowhere},
+             {"DD_LOGS_CONFIG_LOGS_DD_URL", nowhere},
+             {"DD_APM_DD_URL", nowhere}},
+            dir);
   auto ready = notify.waitFor("READY=1", 5s);
   ASSERT_TRUE(ready) << p.err();
+  EXPECT_TRUE(contains(*ready, "STATUS=forwarding to datadoghq.com")) << *ready;
   p.signal(SIGINT);
   EXPECT_EQ(p.wait(10s), 0);
   const std::string err = p.err();
-  EXPECT_TRUE(contains(err, "api_key is set, but this version has no forwarder yet")) << err;
+  EXPECT_TRUE(contains(err, "forwarding to Datadog (datadoghq.com)")) << err;
+  EXPECT_TRUE(contains(err, "endpoint metrics: http://127.0.0.1:1 (primary)")) << err;
   EXPECT_FALSE(contains(err, key));
   EXPECT_FALSE(contains(err, key.substr(key.size() - 8)));
 }
