@@ -183,6 +183,11 @@ Forwarder::Forwarder(uv_loop_t* loop, WorkerPool& workers, Telemetry& telemetry,
 Forwarder::~Forwarder() = default;
 
 bool Forwarder::start() {
+  if (!options_.http.verify_tls) {
+    LOG_WARN("forwarder",
+             "skip_ssl_validation is on: intake TLS certificates are NOT verified; anyone on the "
+             "path can read and alter what is sent, API key included");
+  }
   for (auto& q : queues_) {
     LOG_INFO("forwarder", "endpoint {}: {}{}", q->endpoint.name, q->endpoint.base_url,
              q->endpoint.primary ? " (primary)" : "");
@@ -731,6 +736,39 @@ std::vector<Forwarder::EndpointStatus> Forwarder::status() const {
     out.push_back(std::move(s));
   }
   return out;
+}
+
+void Forwarder::reconfigure(const LoadedConfig& config) {
+  const Endpoints next = resolveEndpoints(config.config);
+  size_t matched = 0;
+  size_t total = 0;
+  for (IntakeKind kind : {IntakeKind::kMetrics, IntakeKind::kLogs, IntakeKind::kTraces}) {
+    for (const Endpoint& e : next.of(kind)) {
+      ++total;
+      for (auto& q : queues_) {
+        if (q->endpoint.name != e.name) {
+          continue;
+        }
+        ++matched;
+        if (q->endpoint.api_key != e.api_key) {
+          q->endpoint.api_key = e.api_key;
+          q->api_key_invalid = false;
+          q->key_invalid->set(0);
+          LOG_INFO("forwarder", "endpoint {}: API key changed", e.name);
+        }
+        if (q->endpoint.base_url != e.base_url) {
+          LOG_INFO("forwarder", "endpoint {}: now {}", e.name, e.base_url);
+          q->endpoint.base_url = e.base_url;
+        }
+      }
+    }
+  }
+  if (matched != total || total != queues_.size()) {
+    LOG_WARN("forwarder", "the set of endpoints changed: takes effect after a restart");
+  }
+  if (options_.validate_interval_ms > 0 && validate_timer_) {
+    validateApiKey();
+  }
 }
 
 void Forwarder::stop(std::function<void()> done) {

@@ -104,6 +104,9 @@ class Forwarder : public Component {
   // Stops sending; spoolable payloads still queued in memory are written to the spool so they
   // are sent after a restart; others are dropped (acked with reason "shutdown").
   void stop(std::function<void()> done) override;
+  // SIGHUP: API keys and URLs of existing endpoints change at once (a rotated key needs no
+  // restart); adding or removing endpoints and the other forwarder settings need a restart.
+  void reconfigure(const LoadedConfig& config) override;
 
   struct EndpointQueue;
   struct Prepared;
