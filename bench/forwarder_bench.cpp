@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/http_server.h"
+#include "bench/sink_server.h"
 #include "core/loop.h"
 #include "core/telemetry.h"
 #include "core/worker_pool.h"
@@ -61,66 +61,15 @@ std::vector<std::string> makePayloads(size_t total_bytes, size_t payload_bytes) 
   return out;
 }
 
-// An HTTP server on its own thread that counts request bodies and answers 202.
-class Sink {
- public:
-  Sink() {
-    thread_ = std::thread([this] {
-      Loop loop;
-      Telemetry telemetry;
-      HttpServer::Options options;
-      options.name = "sink";
-      options.max_body_bytes = 64 << 20;
-      HttpServer server(
-          loop.get(), options,
-          [this](HttpRequest& req, HttpServer::Respond respond) {
-            bytes_ += req.body.size();
-            ++requests_;
-            respond(HttpResponse::json(202, "{}"));
-          },
-          telemetry);
-      std::string error;
-      if (!server.listenTcp("127.0.0.1", 0, &error)) {
-        std::fprintf(stderr, "sink: %s\n", error.c_str());
-        std::exit(1);
-      }
-      Async stop(loop.get(), [&] {
-        server.shutdown([] {});
-        loop.stop();
-      });
-      stop_ = &stop;
-      port_ = server.port();  // published last: the destructor may use stop_ from now on
-      loop.run();
-      stop_ = nullptr;
-    });
-    while (port_ == 0) {
-      std::this_thread::yield();
-    }
-  }
-  ~Sink() {
-    stop_.load()->send();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  std::thread thread_;
-  std::atomic<int> port_{0};
-  std::atomic<uint64_t> bytes_{0};
-  std::atomic<uint64_t> requests_{0};
-  std::atomic<Async*> stop_{nullptr};
-};
-
 struct Result {
   double seconds;
   uint64_t compressed_bytes;
 };
 
 Result runForwarder(const std::vector<std::string>& payloads, size_t endpoints) {
-  std::vector<std::unique_ptr<Sink>> sinks;
+  std::vector<std::unique_ptr<bench::SinkServer>> sinks;
   for (size_t i = 0; i < endpoints; ++i) {
-    sinks.push_back(std::make_unique<Sink>());
+    sinks.push_back(std::make_unique<bench::SinkServer>());
   }
   Loop loop;
   Telemetry telemetry;

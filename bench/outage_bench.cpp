@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "core/http_server.h"
+#include "bench/sink_server.h"
 #include "core/loop.h"
 #include "core/telemetry.h"
 #include "core/worker_pool.h"
@@ -38,60 +38,6 @@ double rssMib() {
   }
   return 0;
 }
-
-// Answers every request with `status` (503 during the outage, then 202) and counts bodies.
-class Intake {
- public:
-  Intake() {
-    thread_ = std::thread([this] {
-      Loop loop;
-      Telemetry telemetry;
-      HttpServer::Options options;
-      options.name = "intake";
-      HttpServer server(
-          loop.get(), options,
-          [this](HttpRequest& req, HttpServer::Respond respond) {
-            const int s = status_.load();
-            if (s == 202) {
-              accepted_ += 1;
-              bytes_ += req.body.size();
-            }
-            respond(HttpResponse::json(s, "{}"));
-          },
-          telemetry);
-      std::string error;
-      if (!server.listenTcp("127.0.0.1", 0, &error)) {
-        std::fprintf(stderr, "intake: %s\n", error.c_str());
-        std::exit(1);
-      }
-      Async stop(loop.get(), [&] {
-        server.shutdown([] {});
-        loop.stop();
-      });
-      stop_ = &stop;
-      port_ = server.port();
-      loop.run();
-    });
-    while (port_ == 0) {
-      std::this_thread::yield();
-    }
-  }
-  ~Intake() {
-    stop_.load()->send();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  void setStatus(int s) { status_ = s; }
-  uint64_t accepted() const { return accepted_; }
-
- private:
-  std::thread thread_;
-  std::atomic<int> port_{0};
-  std::atomic<int> status_{503};
-  std::atomic<uint64_t> accepted_{0};
-  std::atomic<uint64_t> bytes_{0};
-  std::atomic<Async*> stop_{nullptr};
-};
 
 std::string makeBody(std::mt19937_64& rng, size_t size) {
   std::string body;
@@ -122,7 +68,7 @@ int main(int argc, char** argv) {
   }
   char tmpl[] = "/tmp/outpost-bench-outage-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
-  Intake intake;
+  bench::SinkServer intake(503);
   Loop loop;
   Telemetry telemetry;
   WorkerPool pool(loop.get(), 2, 4096, telemetry);
@@ -144,15 +90,18 @@ int main(int argc, char** argv) {
   const double per_tick = mbps * 1e6 / kPayload / 10;  // payloads per 100 ms
   double owed = 0;
   uint64_t submitted = 0;
-  // Warm-up: a few payloads through a healthy intake, so the baseline includes the machinery.
-  intake.setStatus(202);
-  for (int i = 0; i < 20; ++i) {
+  auto submitOne = [&] {
     Payload p;
     p.route = "/api/v2/series";
     p.content_type = "application/x-protobuf";
     p.body = makeBody(rng, kPayload);
     forwarder.submit(std::move(p));
     ++submitted;
+  };
+  // Warm-up: a few payloads through a healthy intake, so the baseline includes the machinery.
+  intake.setStatus(202);
+  for (int i = 0; i < 20; ++i) {
+    submitOne();
   }
   Timer settle(loop.get(), [&] { loop.stop(); });
   settle.start(1000);
@@ -177,12 +126,7 @@ int main(int argc, char** argv) {
     if (!recovered) {
       owed += per_tick;
       while (owed >= 1) {
-        Payload p;
-        p.route = "/api/v2/series";
-        p.content_type = "application/x-protobuf";
-        p.body = makeBody(rng, kPayload);
-        forwarder.submit(std::move(p));
-        ++submitted;
+        submitOne();
         owed -= 1;
       }
     }
