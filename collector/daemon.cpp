@@ -20,8 +20,25 @@ namespace {
 
 constexpr size_t kWorkerQueueLimit = 1024;
 
-// Keys read once at start; a reload that changes them takes effect after a restart.
-constexpr std::string_view kRestartKeys[] = {"run_path", "worker_threads"};
+// Keys read once at start; a reload that changes them takes effect after a restart. (The
+// forwarder applies API keys and endpoint URLs live.)
+constexpr std::string_view kRestartKeys[] = {"run_path",
+                                             "worker_threads",
+                                             "skip_ssl_validation",
+                                             "proxy.http",
+                                             "proxy.https",
+                                             "proxy.no_proxy",
+                                             "serializer_compressor_kind",
+                                             "serializer_zstd_compressor_level",
+                                             "forwarder_timeout",
+                                             "forwarder_num_workers",
+                                             "forwarder_backoff_base",
+                                             "forwarder_backoff_factor",
+                                             "forwarder_backoff_max",
+                                             "forwarder_retry_queue_payloads_max_size",
+                                             "forwarder_storage_path",
+                                             "forwarder_storage_max_size_in_bytes",
+                                             "forwarder_storage_max_disk_ratio"};
 
 void logMessages(const std::vector<ConfigMessage>& messages, LogLevel level,
                  std::string_view prefix) {
@@ -276,6 +293,11 @@ void Daemon::applyReload(ConfigResult result) {
           LOG_WARN("daemon", "{} changed: takes effect after a restart", key);
         }
       }
+    }
+    if (next.config.localMode() != config_.config.localMode()) {
+      LOG_WARN("daemon", "api_key was {}: forwarding {} after a restart",
+               next.config.localMode() ? "removed" : "set",
+               next.config.localMode() ? "stops" : "starts");
     }
     Config& applied = next.config;
     // Restart-only keys keep their running values so the state shown stays true.

@@ -274,7 +274,9 @@ Forwarder::SubmitResult Forwarder::submit(Payload&& payload, OnAck on_ack) {
   if (primary == nullptr) {
     return SubmitResult::kStopped;
   }
-  const bool can_wait_on_disk = payload.spoolable && spool_io_ != nullptr;
+  // A spool that failed to open is no place to wait: then the memory budget holds for all.
+  const bool can_wait_on_disk =
+      payload.spoolable && (primary->spool != nullptr || primary->spool_opening);
   if (!can_wait_on_disk &&
       (primary->memory_bytes + compressing_bytes_ >= options_.memory_budget_bytes)) {
     refused_.inc();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <set>
 
+#include "core/config_schema.h"
 #include "forwarder/compression.h"
 #include "tests/fakeintake/fake_intake.h"
 #include "tests/integration/forwarder_fixtures.h"
@@ -261,6 +262,29 @@ TEST_F(ForwarderTest, TheApiKeyIsValidatedAtStart) {
       },
       10s));
   EXPECT_EQ(intake_.store().payloads("/api/v1/validate").size(), 1u);
+}
+
+TEST_F(ForwarderTest, ARotatedApiKeyIsUsedAfterAReload) {
+  LoadedConfig loaded;
+  loaded.config = defaultConfig();
+  loaded.config.api_key = "old-key";
+  loaded.config.dd_url = intake_.url();
+  loaded.config.logs_config.logs_dd_url = intake_.url();
+  loaded.config.apm_config.apm_dd_url = intake_.url();
+  auto options = Forwarder::optionsFrom(loaded.config);
+  options.validate_interval_ms = 0;
+  Harness h(std::move(options));
+  Acks acks;
+  h.forwarder().submit(testing::seriesPayload(500), acks.callback());
+  ASSERT_TRUE(h.runUntil([&] { return acks.total() == 1; }, 10s));
+  loaded.config.api_key = "new-key";
+  h.forwarder().reconfigure(loaded);
+  h.forwarder().submit(testing::seriesPayload(501), acks.callback());
+  ASSERT_TRUE(h.runUntil([&] { return acks.total() == 2; }, 10s));
+  const auto got = intake_.store().acceptedPayloads(kSeries);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].header("dd-api-key"), "old-key");
+  EXPECT_EQ(got[1].header("dd-api-key"), "new-key");
 }
 
 TEST_F(ForwarderTest, OneFailingEndpointDoesNotDelayAnother) {
