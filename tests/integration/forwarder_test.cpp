@@ -344,6 +344,30 @@ TEST_F(ForwarderTest, GoesThroughAnHttpProxy) {
   EXPECT_EQ(lines[0], "POST " + intake_.url() + kSeries + " HTTP/1.1");
 }
 
+TEST_F(ForwarderTest, TheProxyEnvironmentVariablesApplyWhenNoProxyKeyIsSet) {
+  testing::HttpProxy proxy;
+  // libcurl reads http_proxy for http:// URLs (HTTPS_PROXY for https://) and NO_PROXY.
+  ::setenv("http_proxy", proxy.url().c_str(), 1);
+  {
+    Harness h(fastOptions(endpointsAt(intake_.url())));
+    Acks acks;
+    h.forwarder().submit(testing::seriesPayload(302), acks.callback());
+    ASSERT_TRUE(h.runUntil([&] { return acks.total() == 1; }, 10s));
+    EXPECT_EQ(acks.delivered, 1);
+  }
+  EXPECT_EQ(proxy.requestLines().size(), 1u);
+  ::setenv("NO_PROXY", "127.0.0.1", 1);
+  {
+    Harness h(fastOptions(endpointsAt(intake_.url())));
+    Acks acks;
+    h.forwarder().submit(testing::seriesPayload(303), acks.callback());
+    ASSERT_TRUE(h.runUntil([&] { return acks.total() == 1; }, 10s));
+  }
+  EXPECT_EQ(proxy.requestLines().size(), 1u);  // bypassed
+  ::unsetenv("http_proxy");
+  ::unsetenv("NO_PROXY");
+}
+
 TEST_F(ForwarderTest, NoProxyBypassesTheProxy) {
   testing::HttpProxy proxy;
   auto options = fastOptions(endpointsAt(intake_.url()));
