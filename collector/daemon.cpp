@@ -92,9 +92,7 @@ int Daemon::run() {
            config_.config_file.empty() ? config_.config_dir : config_.config_file);
   LOG_INFO("daemon", "hostname {}, site {}, state in {}", c.hostname, c.site, c.run_path);
   if (c.localMode()) {
-    LOG_INFO("daemon",
-             "local mode: no api_key, so forwarding is OFF. Data stays on this host for local "
-             "queries.");
+    LOG_INFO("daemon", "local mode: no api_key, so forwarding is OFF: nothing leaves this host.");
   } else {
     LOG_INFO("daemon", "forwarding to Datadog ({}); spool in {}", c.site,
              c.forwarder_storage_max_size_in_bytes > 0 ? c.forwarder_storage_path
