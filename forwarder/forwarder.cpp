@@ -306,6 +306,7 @@ Forwarder::SubmitResult Forwarder::submit(Payload&& payload, OnAck on_ack) {
   auto error = std::make_shared<std::string>();
   const uint64_t size = raw->size();
   compressing_bytes_ += size;
+  ++compressing_jobs_;
   const bool queued = workers_.submit(
       [raw, compressed, error, encoding, level] {
         if (!compress(encoding, level, *raw, *compressed, error.get())) {
@@ -314,29 +315,33 @@ Forwarder::SubmitResult Forwarder::submit(Payload&& payload, OnAck on_ack) {
       },
       [this, prepared, ack, raw, compressed, error, size] {
         compressing_bytes_ -= size;
+        --compressing_jobs_;
         if (!error->empty()) {
           LOG_ERROR("forwarder", "compression failed, payload dropped: {}", *error);
           if (ack->on_ack) {
             ack->on_ack(AckResult{false, "compression_error"});
           }
+          checkStopped();
           return;
         }
         prepared->body = compressed;
         for (auto& q : queues_) {
-          if (q->endpoint.kind != prepared->intake) {
-            continue;
+          if (q->endpoint.kind == prepared->intake) {
+            enqueue(*q, prepared, q->endpoint.primary ? ack : nullptr, false);
           }
-          if (stopping_ && !prepared->spoolable) {
-            continue;
-          }
-          enqueue(*q, prepared, q->endpoint.primary ? ack : nullptr, false);
         }
         for (auto& q : queues_) {
-          pump(*q);
+          if (stopping_) {
+            drainForStop(*q);  // finished after stop(): to the spool, or dropped and acked
+          } else {
+            pump(*q);
+          }
         }
+        checkStopped();
       });
   if (!queued) {
     compressing_bytes_ -= size;
+    --compressing_jobs_;
     payload.body = std::move(*raw);
     refused_.inc();
     return SubmitResult::kQueueFull;
@@ -781,30 +786,32 @@ void Forwarder::stop(std::function<void()> done) {
     q->retry_timer->stop();
     // Requests in flight are abandoned: whether the intake took them is unknown, so spoolable
     // ones are kept on disk (at-least-once) and the rest are dropped.
-    std::deque<Item> items;
     for (auto& [id, item] : q->requests) {
       http_.cancel(id);
-      items.push_back(std::move(*item));
+      q->queue.push_front(std::move(*item));
     }
     q->requests.clear();
     q->in_flight = 0;
-    for (auto& item : q->queue) {
-      items.push_back(std::move(item));
-    }
-    q->queue.clear();
-    for (auto& item : items) {
-      if (item.p->spoolable && q->spool) {
-        spoolItem(*q, std::move(item));
-      } else {
-        resolve(*q, item, false, "shutdown");
-      }
-    }
+    drainForStop(*q);
   }
   checkStopped();
 }
 
+void Forwarder::drainForStop(EndpointQueue& q) {
+  std::deque<Item> items;
+  items.swap(q.queue);
+  q.queued_payloads->set(0);
+  for (auto& item : items) {
+    if (item.p->spoolable && q.spool) {
+      spoolItem(q, std::move(item));
+    } else {
+      resolve(q, item, false, "shutdown");
+    }
+  }
+}
+
 void Forwarder::checkStopped() {
-  if (!stopping_ || !stop_done_) {
+  if (!stopping_ || !stop_done_ || compressing_jobs_ > 0) {
     return;
   }
   for (auto& q : queues_) {

@@ -125,6 +125,8 @@ class Forwarder : public Component {
   void spoolItem(EndpointQueue& q, Item item);
   void validateApiKey();
   void checkStopped();
+  // Shutdown: what an endpoint holds goes to its spool if it can, else it is dropped ("shutdown").
+  void drainForStop(EndpointQueue& q);
 
   uv_loop_t* loop_;
   WorkerPool& workers_;
@@ -137,6 +139,7 @@ class Forwarder : public Component {
   std::vector<std::unique_ptr<EndpointQueue>> queues_;
   std::unique_ptr<Timer> validate_timer_;
   uint64_t compressing_bytes_ = 0;
+  size_t compressing_jobs_ = 0;  // stop() waits for them
   bool stopping_ = false;
   std::function<void()> stop_done_;
   Counter& submitted_;

@@ -412,6 +412,34 @@ TEST_F(ForwarderTest, UnspoolablePayloadsPushBackWhenThePrimaryIsOverBudget) {
   intake_.store().clearFaults();
 }
 
+TEST_F(ForwarderTest, PayloadsStillCompressingAtStopAreSpooledNotLost) {
+  testing::TempDir dir;
+  auto options = fastOptions(endpointsAt(intake_.url()));
+  options.spool_dir = dir.file("spool");
+  {
+    Harness h(options);
+    // Let the spool open, then submit and stop at once: compression is still in flight.
+    ASSERT_TRUE(h.runUntil([] { return false; }, 200ms) || true);
+    for (uint64_t seed = 1; seed <= 5; ++seed) {
+      ASSERT_EQ(h.forwarder().submit(testing::seriesPayload(600 + seed)),
+                Forwarder::SubmitResult::kAccepted);
+    }
+    h.stop();
+  }
+  const size_t sent_before_stop = intake_.store().acceptedPayloads(kSeries).size();
+  Harness again(options);
+  ASSERT_TRUE(
+      again.runUntil([&] { return intake_.store().acceptedPayloads(kSeries).size() >= 5; }, 10s));
+  std::multiset<std::string> bodies;
+  for (const auto& p : intake_.store().acceptedPayloads(kSeries)) {
+    bodies.insert(p.raw);
+  }
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    EXPECT_EQ(bodies.count(testing::seriesBody(600 + seed)), 1u) << seed;
+  }
+  EXPECT_LE(sent_before_stop, 5u);
+}
+
 TEST_F(ForwarderTest, FailedPayloadsWaitOnDiskAndAreSentWhenTheIntakeIsBack) {
   testing::TempDir dir;
   intake_.addFault(kSeries, Fault{.status = 503, .count = 0});
