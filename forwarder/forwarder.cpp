@@ -648,21 +648,33 @@ void Forwarder::spoolItem(EndpointQueue& q, Item item) {
   auto held = std::make_shared<Item>(std::move(item));
   ++q.spool_pending_writes;
   EndpointQueue* raw = &q;
-  spool_io_->submit([raw, record, result] { *result = raw->spool->append(*record); },
-                    [this, raw, held, result, record] {
-                      --raw->spool_pending_writes;
-                      if (*result == Spool::AppendResult::kOk) {
-                        raw->memory_bytes -= held->p->body->size();
-                        raw->queued_bytes->set(static_cast<int64_t>(raw->memory_bytes));
-                        ++raw->spool_records;
-                        // The acknowledgement waits in spooled_acks for delivery from the
-                        // spool; after a restart nobody is waiting for it.
-                      } else {
-                        raw->spooled_acks.erase(record->id);
-                        resolve(*raw, *held, false, "spool_refused");
-                      }
-                      checkStopped();
-                    });
+  const bool queued =
+      spool_io_->submit([raw, record, result] { *result = raw->spool->append(*record); },
+                        [this, raw, held, result, record] {
+                          --raw->spool_pending_writes;
+                          if (*result == Spool::AppendResult::kOk) {
+                            raw->memory_bytes -= held->p->body->size();
+                            raw->queued_bytes->set(static_cast<int64_t>(raw->memory_bytes));
+                            ++raw->spool_records;
+                            // The acknowledgement waits in spooled_acks for delivery from the
+                            // spool; after a restart nobody is waiting for it.
+                          } else {
+                            raw->spooled_acks.erase(record->id);
+                            resolve(*raw, *held, false, "spool_refused");
+                          }
+                          // Reading the spool waits for pending writes (to keep the order): the
+                          // last write to finish restarts the endpoint.
+                          if (stopping_) {
+                            checkStopped();
+                          } else {
+                            pump(*raw);
+                          }
+                        });
+  if (!queued) {
+    --q.spool_pending_writes;
+    q.spooled_acks.erase(record->id);
+    resolve(q, *held, false, "spool_queue_full");
+  }
 }
 
 void Forwarder::loadFromSpool(EndpointQueue& q) {
@@ -672,47 +684,50 @@ void Forwarder::loadFromSpool(EndpointQueue& q) {
   q.spool_item_out = true;
   auto record = std::make_shared<std::optional<SpooledPayload>>();
   EndpointQueue* raw = &q;
-  spool_io_->submit([raw, record] { *record = raw->spool->front(); },
-                    [this, raw, record] {
-                      if (!record->has_value()) {
-                        raw->spool_item_out = false;
-                        raw->spool_records = 0;
-                        return;
-                      }
-                      SpooledPayload& sp = **record;
-                      auto p = std::make_shared<Prepared>();
-                      p->intake = IntakeKind::kMetrics;
-                      p->route = sp.route;
-                      p->content_type = sp.content_type;
-                      p->encoding =
-                          parseEncoding(sp.content_encoding).value_or(Encoding::kIdentity);
-                      for (auto& [k, v] : sp.headers) {
-                        if (k == "x-outpost-intake") {
-                          p->intake = v == "traces" ? IntakeKind::kTraces
-                                      : v == "logs" ? IntakeKind::kLogs
-                                                    : IntakeKind::kMetrics;
-                        } else if (k == "x-outpost-raw-size") {
-                          // Telemetry only; an unparsable value leaves 0.
-                          std::from_chars(v.data(), v.data() + v.size(), p->raw_size);
-                        } else {
-                          p->headers.emplace_back(k, v);
-                        }
-                      }
-                      p->body = std::make_shared<const std::string>(std::move(sp.body));
-                      p->created_unix_ms = sp.created_unix_ms;
-                      std::shared_ptr<AckState> ack;
-                      if (auto it = raw->spooled_acks.find(sp.id); it != raw->spooled_acks.end()) {
-                        ack = it->second;
-                        raw->spooled_acks.erase(it);
-                      }
-                      raw->queue.push_front(Item{p, ack, sp.attempts, true, sp.id});
-                      raw->memory_bytes += p->body->size();
-                      if (stopping_) {
-                        checkStopped();
-                        return;
-                      }
-                      pump(*raw);
-                    });
+  const bool queued = spool_io_->submit(
+      [raw, record] { *record = raw->spool->front(); },
+      [this, raw, record] {
+        if (!record->has_value()) {
+          raw->spool_item_out = false;
+          raw->spool_records = 0;
+          return;
+        }
+        SpooledPayload& sp = **record;
+        auto p = std::make_shared<Prepared>();
+        p->intake = IntakeKind::kMetrics;
+        p->route = sp.route;
+        p->content_type = sp.content_type;
+        p->encoding = parseEncoding(sp.content_encoding).value_or(Encoding::kIdentity);
+        for (auto& [k, v] : sp.headers) {
+          if (k == "x-outpost-intake") {
+            p->intake = v == "traces" ? IntakeKind::kTraces
+                        : v == "logs" ? IntakeKind::kLogs
+                                      : IntakeKind::kMetrics;
+          } else if (k == "x-outpost-raw-size") {
+            // Telemetry only; an unparsable value leaves 0.
+            std::from_chars(v.data(), v.data() + v.size(), p->raw_size);
+          } else {
+            p->headers.emplace_back(k, v);
+          }
+        }
+        p->body = std::make_shared<const std::string>(std::move(sp.body));
+        p->created_unix_ms = sp.created_unix_ms;
+        std::shared_ptr<AckState> ack;
+        if (auto it = raw->spooled_acks.find(sp.id); it != raw->spooled_acks.end()) {
+          ack = it->second;
+          raw->spooled_acks.erase(it);
+        }
+        raw->queue.push_front(Item{p, ack, sp.attempts, true, sp.id});
+        raw->memory_bytes += p->body->size();
+        if (stopping_) {
+          checkStopped();
+          return;
+        }
+        pump(*raw);
+      });
+  if (!queued) {
+    q.spool_item_out = false;  // tried again on the next pump
+  }
 }
 
 std::vector<Forwarder::EndpointStatus> Forwarder::status() const {

@@ -85,11 +85,8 @@ void DDSketch::insert(double v, double sampleRate) {
     // The Agent's Summary.InsertN(v, 1/rate): the count truncates, the sum does not.
     const double n = std::min(1.0 / sampleRate, static_cast<double>(kMaxInsertCount));
     const auto whole = static_cast<uint64_t>(n);
-    mergeSummary(SketchSummary{.min = v,
-                               .max = v,
-                               .sum = n * v,
-                               .avg = v,
-                               .count = static_cast<int64_t>(whole)});
+    mergeSummary(SketchSummary{
+        .min = v, .max = v, .sum = n * v, .avg = v, .count = static_cast<int64_t>(whole)});
     addToKey(key, whole);
   }
   enforceBinLimit();
@@ -214,7 +211,9 @@ double DDSketch::quantile(double q) const {
   return std::numeric_limits<double>::quiet_NaN();  // Unreachable: rank < total.
 }
 
-void DDSketch::reset() { *this = DDSketch(); }
+void DDSketch::reset() {
+  *this = DDSketch();
+}
 
 void DDSketch::toDogsketch(int64_t ts, Dogsketch* out) const {
   out->Clear();
@@ -241,8 +240,7 @@ std::optional<DDSketch> DDSketch::fromDogsketch(const Dogsketch& in) {
   for (int i = 0; i < in.k_size(); ++i) {
     const int32_t key = in.k(i);
     const uint32_t count = in.n(i);
-    if (key < -kInfKey || key > kInfKey || key < previous || count == 0 ||
-        count > kMaxBinCount) {
+    if (key < -kInfKey || key > kInfKey || key < previous || count == 0 || count > kMaxBinCount) {
       return std::nullopt;
     }
     previous = key;

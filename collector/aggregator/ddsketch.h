@@ -56,7 +56,7 @@ class DDSketch {
   static constexpr double kEpsilon = 1.0 / 128.0;
   static constexpr double kGamma = 1.0 + 2.0 * kEpsilon;  // 1.015625
   static constexpr double kMinValue = 1e-9;
-  static constexpr int kEmin = -1337;     // floor(ln(kMinValue) / ln(kGamma))
+  static constexpr int kEmin = -1337;      // floor(ln(kMinValue) / ln(kGamma))
   static constexpr int kBias = 1 - kEmin;  // 1338
   static constexpr int16_t kMaxKey = 32766;
   static constexpr int16_t kInfKey = 32767;  // +inf; -kInfKey is -inf

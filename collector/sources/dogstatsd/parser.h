@@ -58,30 +58,30 @@ struct Metadata {
 struct Sample : Metadata {
   std::string_view name;
   MetricType type = MetricType::kGauge;
-  double value = 0;             // unused for sets
-  std::string_view set_value;   // sets only: the raw value
-  double sample_rate = 1;       // in (0, 1]
-  int64_t timestamp = 0;        // "|T": > 0 when present, 0 when absent
+  double value = 0;            // unused for sets
+  std::string_view set_value;  // sets only: the raw value
+  double sample_rate = 1;      // in (0, 1]
+  int64_t timestamp = 0;       // "|T": > 0 when present, 0 when absent
 };
 
 enum class EventPriority : uint8_t { kNormal, kLow };
 enum class AlertType : uint8_t { kInfo, kError, kWarning, kSuccess };
 
 struct Event : Metadata {
-  std::string_view title;  // "\\n" unescaped to a newline (may point into parser scratch)
-  std::string_view text;   // same
-  int64_t timestamp = 0;   // "d:"; 0 when absent or invalid
-  std::string_view aggregation_key;   // "k:"
+  std::string_view title;            // "\\n" unescaped to a newline (may point into parser scratch)
+  std::string_view text;             // same
+  int64_t timestamp = 0;             // "d:"; 0 when absent or invalid
+  std::string_view aggregation_key;  // "k:"
   EventPriority priority = EventPriority::kNormal;  // "p:normal|low"; invalid values ignored
-  std::string_view source_type_name;  // "s:"
+  std::string_view source_type_name;                // "s:"
   AlertType alert_type = AlertType::kInfo;  // "t:error|warning|info|success"; invalid ignored
 };
 
 struct ServiceCheck : Metadata {
   std::string_view name;
-  uint8_t status = 0;       // 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
-  int64_t timestamp = 0;    // "d:"; 0 when absent or invalid
-  std::string_view message; // "m:", with "m\:" -> "m:" and "\\n" -> newline
+  uint8_t status = 0;        // 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+  int64_t timestamp = 0;     // "d:"; 0 when absent or invalid
+  std::string_view message;  // "m:", with "m\:" -> "m:" and "\\n" -> newline
 };
 
 // One reason per way a line can be rejected. parseErrorName() gives the counter tag value.
@@ -130,9 +130,7 @@ class Parser {
 
   using ErrorCounts = std::array<uint64_t, static_cast<size_t>(ParseError::kCount)>;
   const ErrorCounts& errorCounts() const { return error_counts_; }
-  uint64_t errorCount(ParseError error) const {
-    return error_counts_[static_cast<size_t>(error)];
-  }
+  uint64_t errorCount(ParseError error) const { return error_counts_[static_cast<size_t>(error)]; }
   uint64_t errors() const;
   uint64_t samples() const { return samples_; }  // one per value
   uint64_t metricMessages() const { return metric_messages_; }
