@@ -1,0 +1,242 @@
+#include "collector/aggregator/aggregator.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace outpost::aggregator {
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000;  // a bucket start (divisible by 10)
+
+class AggregatorTest : public ::testing::Test {
+ protected:
+  Aggregator make(Aggregator::Options o = {}) {
+    if (o.hostname.empty()) {
+      o.hostname = "myhost";
+    }
+    return Aggregator(std::move(o), telemetry_);
+  }
+  static SampleInput sample(std::string_view name, MetricType type, double value,
+                            std::span<const std::string_view> tags = {}) {
+    SampleInput s;
+    s.name = name;
+    s.type = type;
+    s.value = value;
+    s.tags = tags;
+    return s;
+  }
+  static const Serie* find(const Aggregator::Flush& f, std::string_view name) {
+    for (const auto& s : f.series) {
+      if (s.name == name) {
+        return &s;
+      }
+    }
+    return nullptr;
+  }
+  using Points = std::vector<std::pair<int64_t, double>>;
+  Telemetry telemetry_;
+};
+
+TEST_F(AggregatorTest, GaugesKeepTheLastValuePerBucketStampedWithItsStart) {
+  auto agg = make();
+  agg.add(sample("temp", MetricType::kGauge, 1), kT0 + 1);
+  agg.add(sample("temp", MetricType::kGauge, 5), kT0 + 9);
+  agg.add(sample("temp", MetricType::kGauge, 7), kT0 + 12);
+  // Nothing closed yet at kT0 + 9.
+  EXPECT_TRUE(agg.flush(kT0 + 9).series.empty());
+  auto f = agg.flush(kT0 + 20);
+  const Serie* s = find(f, "temp");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->type, SeriesType::kGauge);
+  EXPECT_EQ(s->interval, 10);
+  EXPECT_EQ(s->host, "myhost");
+  EXPECT_EQ(s->points, (Points{{kT0, 5}, {kT0 + 10, 7}}));
+  EXPECT_EQ(s->origin.product, 10u);
+  EXPECT_EQ(s->origin.category, 10u);
+}
+
+TEST_F(AggregatorTest, CountersAreRatesCorrectedBySampleRateAndThenReportZero) {
+  Aggregator::Options o;
+  o.counter_expiry_seconds = 30;
+  auto agg = make(o);
+  auto c = sample("hits", MetricType::kCounter, 1);
+  agg.add(c, kT0);
+  agg.add(c, kT0 + 3);
+  c.sample_rate = 0.5;  // counts for 2
+  agg.add(c, kT0 + 5);
+  agg.add(sample("hits", MetricType::kCounter, 10), kT0 + 25);
+  auto f = agg.flush(kT0 + 30);
+  const Serie* s = find(f, "hits");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->type, SeriesType::kRate);
+  // (1 + 1 + 2) / 10, then 0 for the empty bucket, then 10 / 10.
+  EXPECT_EQ(s->points, (Points{{kT0, 0.4}, {kT0 + 10, 0}, {kT0 + 20, 1}}));
+  // Zeros for counter_expiry_seconds after the last sample, then nothing and the context goes.
+  f = agg.flush(kT0 + 100);
+  s = find(f, "hits");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->points, (Points{{kT0 + 30, 0}, {kT0 + 40, 0}, {kT0 + 50, 0}}));
+  EXPECT_EQ(agg.contexts(), 0u);
+  EXPECT_TRUE(agg.flush(kT0 + 200).series.empty());
+}
+
+TEST_F(AggregatorTest, SetsCountUniqueValues) {
+  auto agg = make();
+  for (const char* user : {"ann", "bob", "ann", "cid", "bob"}) {
+    auto s = sample("users", MetricType::kSet, 0);
+    s.set_value = user;
+    agg.add(s, kT0 + 2);
+  }
+  auto f = agg.flush(kT0 + 10);
+  ASSERT_NE(find(f, "users"), nullptr);
+  EXPECT_EQ(find(f, "users")->points, (Points{{kT0, 3}}));
+  EXPECT_EQ(find(f, "users")->type, SeriesType::kGauge);
+}
+
+TEST_F(AggregatorTest, HistogramsGiveTheAgentsAggregatesAndPercentiles) {
+  Aggregator::Options o;
+  o.histogram_aggregates = {"max", "median", "avg", "count", "min", "sum"};
+  o.histogram_percentiles = {"0.95", "0.5"};
+  auto agg = make(o);
+  for (int v = 100; v >= 1; --v) {  // order does not matter
+    agg.add(sample("latency", MetricType::kHistogram, v), kT0 + 1);
+  }
+  auto f = agg.flush(kT0 + 10);
+  auto value = [&](const char* name) {
+    const Serie* s = find(f, name);
+    EXPECT_NE(s, nullptr) << name;
+    return s ? s->points.at(0).second : -1;
+  };
+  EXPECT_EQ(value("latency.max"), 100);
+  EXPECT_EQ(value("latency.min"), 1);
+  EXPECT_EQ(value("latency.median"), 50);  // first cumulative weight > (100-1)/2
+  EXPECT_EQ(value("latency.avg"), 50.5);
+  EXPECT_EQ(value("latency.sum"), 5050);
+  EXPECT_EQ(value("latency.count"), 10);  // 100 samples / 10 s
+  EXPECT_EQ(find(f, "latency.count")->type, SeriesType::kRate);
+  EXPECT_EQ(value("latency.95percentile"), 95);  // rank (95*100-1)/100 = 94
+  EXPECT_EQ(value("latency.50percentile"), 50);
+  EXPECT_EQ(find(f, "latency.max")->type, SeriesType::kGauge);
+}
+
+TEST_F(AggregatorTest, HistogramSampleRatesWeighTheSamples) {
+  auto agg = make();
+  auto s = sample("t", MetricType::kTiming, 10);
+  s.sample_rate = 0.25;  // weight 4
+  agg.add(s, kT0);
+  agg.add(sample("t", MetricType::kTiming, 20), kT0);
+  auto f = agg.flush(kT0 + 10);
+  EXPECT_EQ(find(f, "t.count")->points, (Points{{kT0, 0.5}}));  // 5 / 10
+  EXPECT_EQ(find(f, "t.avg")->points, (Points{{kT0, 12}}));     // (40 + 20) / 5
+  EXPECT_EQ(find(f, "t.median")->points, (Points{{kT0, 10}}));
+  EXPECT_EQ(find(f, "t.max")->points, (Points{{kT0, 20}}));
+}
+
+TEST_F(AggregatorTest, DistributionsBecomeOneSketchPerBucket) {
+  auto agg = make();
+  for (int i = 1; i <= 1000; ++i) {
+    agg.add(sample("req.size", MetricType::kDistribution, i), kT0 + 1);
+  }
+  agg.add(sample("req.size", MetricType::kDistribution, 5), kT0 + 11);
+  auto f = agg.flush(kT0 + 20);
+  EXPECT_TRUE(f.series.empty());
+  ASSERT_EQ(f.sketches.size(), 1u);
+  const SketchSerie& sk = f.sketches[0];
+  EXPECT_EQ(sk.name, "req.size");
+  EXPECT_EQ(sk.host, "myhost");
+  ASSERT_EQ(sk.points.size(), 2u);
+  EXPECT_EQ(sk.points[0].ts, kT0);
+  EXPECT_EQ(sk.points[0].cnt, 1000);
+  EXPECT_EQ(sk.points[0].min, 1);
+  EXPECT_EQ(sk.points[0].max, 1000);
+  EXPECT_EQ(sk.points[0].sum, 500500);
+  EXPECT_FALSE(sk.points[0].k.empty());
+  EXPECT_EQ(sk.points[0].k.size(), sk.points[0].n.size());
+  EXPECT_TRUE(std::is_sorted(sk.points[0].k.begin(), sk.points[0].k.end()));
+  EXPECT_EQ(sk.points[1].cnt, 1);
+  EXPECT_EQ(sk.points[1].k, std::vector<int32_t>{DDSketch::keyFor(5)});
+}
+
+TEST_F(AggregatorTest, TimestampedSamplesBypassTheBuckets) {
+  auto agg = make();
+  auto g = sample("queue", MetricType::kGauge, 42);
+  g.timestamp = kT0 - 3600;
+  EXPECT_TRUE(agg.add(g, kT0));
+  auto c = sample("jobs", MetricType::kCounter, 30);
+  c.timestamp = kT0 - 7;
+  EXPECT_TRUE(agg.add(c, kT0));
+  auto h = sample("lat", MetricType::kHistogram, 1);
+  h.timestamp = kT0 - 7;
+  EXPECT_FALSE(agg.add(h, kT0));
+  EXPECT_EQ(telemetry_.valueOf("outpost.aggregator.dropped", {"reason:unsupported_timestamped"}),
+            1);
+  auto f = agg.flush(kT0);  // no bucket closed, but timestamped points go out at once
+  EXPECT_EQ(find(f, "queue")->points, (Points{{kT0 - 3600, 42}}));
+  EXPECT_EQ(find(f, "queue")->type, SeriesType::kGauge);
+  EXPECT_EQ(find(f, "jobs")->points, (Points{{kT0 - 7, 3}}));
+  EXPECT_EQ(find(f, "jobs")->type, SeriesType::kRate);
+}
+
+TEST_F(AggregatorTest, ContextsAreNameSortedTagsAndHostWithExtraTagsAndDevices) {
+  Aggregator::Options o;
+  o.extra_tags = {"env:prod", "team:core"};
+  auto agg = make(o);
+  const std::string_view tags_a[] = {"b:2", "a:1", "team:core", "device:sda1"};
+  const std::string_view tags_b[] = {"device:sda1", "a:1", "b:2"};  // same context
+  agg.add(sample("io", MetricType::kGauge, 1, tags_a), kT0);
+  agg.add(sample("io", MetricType::kGauge, 2, tags_b), kT0 + 1);
+  auto other_host = sample("io", MetricType::kGauge, 3, tags_b);
+  other_host.host = "db-1";
+  other_host.has_host = true;
+  agg.add(other_host, kT0 + 1);
+  auto no_host = sample("io", MetricType::kGauge, 4, tags_b);
+  no_host.has_host = true;  // `host:` with an empty value
+  agg.add(no_host, kT0 + 1);
+  EXPECT_EQ(agg.contexts(), 3u);
+  auto f = agg.flush(kT0 + 10);
+  ASSERT_EQ(f.series.size(), 3u);
+  for (const auto& s : f.series) {
+    EXPECT_EQ(s.tags, (std::vector<std::string>{"a:1", "b:2", "env:prod", "team:core"}));
+    EXPECT_EQ(s.device, "sda1");
+    if (s.host == "myhost") {
+      EXPECT_EQ(s.points, (Points{{kT0, 2}}));
+    } else if (s.host == "db-1") {
+      EXPECT_EQ(s.points, (Points{{kT0, 3}}));
+    } else {
+      EXPECT_EQ(s.host, "");
+      EXPECT_EQ(s.points, (Points{{kT0, 4}}));
+    }
+  }
+}
+
+TEST_F(AggregatorTest, TheContextLimitDropsNewContextsNotExistingOnes) {
+  Aggregator::Options o;
+  o.context_limit = 2;
+  auto agg = make(o);
+  EXPECT_TRUE(agg.add(sample("a", MetricType::kGauge, 1), kT0));
+  EXPECT_TRUE(agg.add(sample("b", MetricType::kGauge, 1), kT0));
+  EXPECT_FALSE(agg.add(sample("c", MetricType::kGauge, 1), kT0));
+  EXPECT_TRUE(agg.add(sample("a", MetricType::kGauge, 2), kT0));
+  EXPECT_EQ(agg.contexts(), 2u);
+  EXPECT_EQ(telemetry_.valueOf("outpost.aggregator.dropped", {"reason:context_limit"}), 1);
+  EXPECT_EQ(telemetry_.valueOf("outpost.aggregator.contexts"), 2);
+}
+
+TEST_F(AggregatorTest, IdleContextsExpire) {
+  Aggregator::Options o;
+  o.context_expiry_seconds = 20;
+  auto agg = make(o);
+  agg.add(sample("a", MetricType::kGauge, 1), kT0);
+  agg.flush(kT0 + 10);
+  EXPECT_EQ(agg.contexts(), 1u);
+  agg.add(sample("b", MetricType::kGauge, 1), kT0 + 25);
+  agg.flush(kT0 + 30);
+  EXPECT_EQ(agg.contexts(), 1u);  // a expired (20 s without a sample), b kept
+  auto f = agg.flush(kT0 + 60);
+  EXPECT_EQ(agg.contexts(), 0u);
+  EXPECT_TRUE(f.series.empty());  // gauges are not repeated
+}
+
+}  // namespace
+}  // namespace outpost::aggregator
