@@ -104,6 +104,7 @@ struct Config {
   StringList dogstatsd_tags;
   int64_t dogstatsd_expiry_seconds;
   int64_t dogstatsd_context_expiry_seconds;
+  int64_t dogstatsd_context_limit;
   StringList histogram_aggregates;
   StringList histogram_percentiles;
 

@@ -383,6 +383,13 @@ std::vector<KeyDef> buildSchema() {
        .field = FIELD(dogstatsd_context_expiry_seconds),
        .min = 0,
        .pending = kDogstatsd},
+      {.key = "dogstatsd_context_limit",
+       .default_value = int64_t{500000},
+       .description = "Outpost only. Most live metric contexts; samples of new contexts past it "
+                      "are dropped and counted instead of growing memory without bound.",
+       .field = FIELD(dogstatsd_context_limit),
+       .min = 1,
+       .pending = kDogstatsd},
       {.key = "histogram_aggregates",
        .default_value = StringList{"max", "median", "avg", "count"},
        .description = "Aggregates sent for histograms: min, max, median, avg, sum, count.",
