@@ -1,0 +1,291 @@
+#include "forwarder/encoders/json_writer.h"
+
+#include <fmt/format.h>
+
+#include <cassert>
+#include <cmath>
+
+namespace outpost {
+
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+bool isCont(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
+
+// Length of the well-formed UTF-8 sequence starting at s[i], or 0 when s[i] starts an
+// invalid one; then *bad is the length of its maximal invalid subpart (at least 1).
+size_t sequenceLength(std::string_view s, size_t i, size_t* bad) {
+  auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) {
+    return 1;
+  }
+  size_t need;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    need = 1;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    need = 2;
+    if (b0 == 0xE0) {
+      lo = 0xA0;  // no overlong forms
+    } else if (b0 == 0xED) {
+      hi = 0x9F;  // no surrogates
+    }
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    need = 3;
+    if (b0 == 0xF0) {
+      lo = 0x90;  // no overlong forms
+    } else if (b0 == 0xF4) {
+      hi = 0x8F;  // nothing past U+10FFFF
+    }
+  } else {
+    *bad = 1;
+    return 0;
+  }
+  for (size_t k = 1; k <= need; ++k) {
+    if (i + k >= s.size()) {
+      *bad = k;
+      return 0;
+    }
+    auto c = static_cast<unsigned char>(s[i + k]);
+    bool ok = k == 1 ? (c >= lo && c <= hi) : isCont(c);
+    if (!ok) {
+      *bad = k;
+      return 0;
+    }
+  }
+  return need + 1;
+}
+
+}  // namespace
+
+bool isValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t bad = 0;
+    size_t len = sequenceLength(s, i, &bad);
+    if (len == 0) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::string toValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t bad = 0;
+    size_t len = sequenceLength(s, i, &bad);
+    if (len == 0) {
+      out.append(kReplacement);
+      i += bad;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
+void appendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    // Runs of plain ASCII are copied in one go.
+    size_t start = i;
+    while (i < s.size()) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
+        break;
+      }
+      ++i;
+    }
+    out.append(s.substr(start, i - start));
+    if (i == s.size()) {
+      break;
+    }
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t bad = 0;
+      size_t len = sequenceLength(s, i, &bad);
+      if (len == 0) {
+        out.append(kReplacement);
+        i += bad;
+      } else {
+        out.append(s.substr(i, len));
+        i += len;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default:
+        out.append("\\u00");
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xF]);
+        break;
+    }
+    ++i;
+  }
+  out.push_back('"');
+}
+
+std::string jsonString(std::string_view s) {
+  std::string out;
+  appendJsonString(out, s);
+  return out;
+}
+
+void JsonWriter::beforeValue() {
+  if (levels_.empty()) {
+    assert(out_.empty() && "JsonWriter: only one top-level value");
+    return;
+  }
+  Level& level = levels_.back();
+  if (level.object) {
+    assert(after_key_ && "JsonWriter: a value in an object needs a key");
+    after_key_ = false;
+    return;
+  }
+  if (!level.empty) {
+    out_.push_back(',');
+  }
+  level.empty = false;
+}
+
+JsonWriter& JsonWriter::beginObject() {
+  beforeValue();
+  out_.push_back('{');
+  levels_.push_back({true, true});
+  return *this;
+}
+
+JsonWriter& JsonWriter::endObject() {
+  assert(!levels_.empty() && levels_.back().object && !after_key_);
+  levels_.pop_back();
+  out_.push_back('}');
+  return *this;
+}
+
+JsonWriter& JsonWriter::beginArray() {
+  beforeValue();
+  out_.push_back('[');
+  levels_.push_back({false, true});
+  return *this;
+}
+
+JsonWriter& JsonWriter::endArray() {
+  assert(!levels_.empty() && !levels_.back().object);
+  levels_.pop_back();
+  out_.push_back(']');
+  return *this;
+}
+
+JsonWriter& JsonWriter::key(std::string_view name) {
+  assert(!levels_.empty() && levels_.back().object && !after_key_);
+  Level& level = levels_.back();
+  if (!level.empty) {
+    out_.push_back(',');
+  }
+  level.empty = false;
+  appendJsonString(out_, name);
+  out_.push_back(':');
+  after_key_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::string(std::string_view value) {
+  beforeValue();
+  appendJsonString(out_, value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::integer(int64_t value) {
+  beforeValue();
+  fmt::format_to(std::back_inserter(out_), "{}", value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::uinteger(uint64_t value) {
+  beforeValue();
+  fmt::format_to(std::back_inserter(out_), "{}", value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::number(double value) {
+  beforeValue();
+  if (!std::isfinite(value)) {
+    out_.append("null");
+  } else {
+    fmt::format_to(std::back_inserter(out_), "{}", value);
+  }
+  return *this;
+}
+
+JsonWriter& JsonWriter::boolean(bool value) {
+  beforeValue();
+  out_.append(value ? "true" : "false");
+  return *this;
+}
+
+JsonWriter& JsonWriter::null() {
+  beforeValue();
+  out_.append("null");
+  return *this;
+}
+
+JsonWriter& JsonWriter::raw(std::string_view json) {
+  beforeValue();
+  out_.append(json);
+  return *this;
+}
+
+JsonWriter& JsonWriter::stringArray(const std::vector<std::string>& values) {
+  beginArray();
+  for (const auto& v : values) {
+    string(v);
+  }
+  return endArray();
+}
+
+std::string JsonWriter::take() {
+  std::string out = std::move(out_);
+  out_.clear();
+  levels_.clear();
+  after_key_ = false;
+  return out;
+}
+
+}  // namespace outpost

@@ -1,0 +1,108 @@
+#include "forwarder/encoders/series_encoder.h"
+
+#include "forwarder/encoders/json_writer.h"
+#include "proto/metrics_payload.pb.h"
+
+namespace outpost {
+
+namespace {
+
+using datadog::agentpayload::MetricPayload;
+
+constexpr int kOriginNoIndexField = 3;  // reserved Origin field the Agent writes for NoIndex
+constexpr uint64_t kOriginNoIndexValue = 9;
+
+// proto3 strings must be valid UTF-8, or the intake (and protobuf's own parser) rejects them.
+std::string utf8(const std::string& s) {
+  return isValidUtf8(s) ? s : toValidUtf8(s);
+}
+
+MetricPayload::MetricType metricType(SeriesType t) {
+  switch (t) {
+    case SeriesType::kCount:
+      return MetricPayload::COUNT;
+    case SeriesType::kRate:
+      return MetricPayload::RATE;
+    case SeriesType::kGauge:
+      return MetricPayload::GAUGE;
+  }
+  return MetricPayload::UNSPECIFIED;
+}
+
+std::shared_ptr<const PayloadShape> seriesShape() {
+  auto shape = std::make_shared<PayloadShape>();
+  shape->route = "/api/v2/series";
+  shape->content_type = "application/x-protobuf";
+  shape->headers = {{"DD-Agent-Payload", std::string(kAgentPayloadVersion)}};
+  // A repeated field's records concatenate into a valid message.
+  shape->assemble = [](const Chunks& chunks, size_t begin, size_t end) {
+    size_t from = begin == 0 ? 0 : chunks.ends[begin - 1];
+    return chunks.data.substr(from, chunks.ends[end - 1] - from);
+  };
+  return shape;
+}
+
+}  // namespace
+
+SeriesEncoder::SeriesEncoder() : SeriesEncoder(Options{}) {}
+
+SeriesEncoder::SeriesEncoder(Options options) : options_(options), shape_(seriesShape()) {}
+
+std::string SeriesEncoder::encodeOne(const Serie& serie) {
+  MetricPayload payload;
+  MetricPayload::MetricSeries* s = payload.add_series();
+  auto* host = s->add_resources();
+  host->set_type("host");
+  host->set_name(utf8(serie.host));
+  if (!serie.device.empty()) {
+    auto* device = s->add_resources();
+    device->set_type("device");
+    device->set_name(utf8(serie.device));
+  }
+  s->set_metric(utf8(serie.name));
+  for (const auto& tag : serie.tags) {
+    s->add_tags(utf8(tag));
+  }
+  for (const auto& [ts, value] : serie.points) {
+    auto* point = s->add_points();
+    point->set_timestamp(ts);
+    point->set_value(value);
+  }
+  s->set_type(metricType(serie.type));
+  if (!serie.source_type_name.empty()) {
+    s->set_source_type_name(utf8(serie.source_type_name));
+  }
+  s->set_interval(serie.interval);
+  const SeriesOrigin& o = serie.origin;
+  if (o.product != 0 || o.category != 0 || o.service != 0 || serie.no_index) {
+    auto* origin = s->mutable_metadata()->mutable_origin();
+    origin->set_origin_product(o.product);
+    origin->set_origin_category(o.category);
+    origin->set_origin_service(o.service);
+    if (serie.no_index) {
+      origin->GetReflection()->MutableUnknownFields(origin)->AddVarint(kOriginNoIndexField,
+                                                                       kOriginNoIndexValue);
+    }
+  }
+  return payload.SerializeAsString();
+}
+
+EncodeResult SeriesEncoder::encode(std::span<const Serie> series) const {
+  EncodeResult result;
+  PayloadBuilder builder(shape_, {options_.max_uncompressed_bytes, options_.max_points});
+  for (const Serie& serie : series) {
+    if (serie.points.empty()) {
+      ++result.dropped_empty;
+      continue;
+    }
+    // Too many points: dropped before spending time on encoding.
+    if (serie.points.size() > options_.max_points ||
+        !builder.add(encodeOne(serie), {}, serie.points.size())) {
+      ++result.dropped_too_large;
+    }
+  }
+  result.payloads = builder.finish();
+  return result;
+}
+
+}  // namespace outpost
