@@ -216,7 +216,7 @@ TEST(SeriesEncoder, EncodesWhatTheIntakeExpects) {
 TEST(SeriesEncoder, SplitsAtThePointsLimit) {
   std::vector<Serie> series;
   for (int i = 0; i < 25; ++i) {
-    series.push_back(gauge("m" + std::to_string(i), 1000));  // 25,000 points
+    series.push_back(gauge(fmt::format("m{}", i), 1000));  // 25,000 points
   }
   EncodeResult r = SeriesEncoder().encode(series);
   ASSERT_EQ(r.payloads.size(), 3u);  // 10 + 10 + 5 series
@@ -227,7 +227,7 @@ TEST(SeriesEncoder, SplitsAtThePointsLimit) {
     size_t points = 0;
     for (const auto& s : m.series()) {
       points += static_cast<size_t>(s.points_size());
-      EXPECT_EQ(s.metric(), "m" + std::to_string(total));
+      EXPECT_EQ(s.metric(), fmt::format("m{}", total));
       ++total;
     }
     EXPECT_LE(points, kSeriesMaxPointsPerPayload);
@@ -421,7 +421,7 @@ TEST(SketchEncoder, EncodesWhatTheIntakeExpects) {
 TEST(SketchEncoder, SplitsByBytesSplitsOn413AndDropsOversized) {
   std::vector<SketchSerie> sketches;
   for (int i = 0; i < 40; ++i) {
-    sketches.push_back(sketch("s" + std::to_string(i)));
+    sketches.push_back(sketch(fmt::format("s{}", i)));
   }
   SketchSerie empty = sketch("empty");
   empty.points.clear();
