@@ -4,7 +4,9 @@
 //
 // usage: outpost-bench-daemon [--outpost PATH] [--runs N] [--idle-seconds S]
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -35,6 +37,19 @@
 extern char** environ;
 
 namespace {
+
+// A UDP port nothing listens on right now (bind port 0, read it, close).
+int freeUdpPort() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
 
 namespace fs = std::filesystem;
 
@@ -477,7 +492,9 @@ class Bench {
     fs::create_directory(dir);
     {
       std::ofstream yaml(dir / "outpost.yaml");
-      yaml << "run_path: " << (dir / "run").string() << "\nlog_level: warn\n";
+      // Every source on (DogStatsD on a free loopback port), nothing arriving.
+      yaml << "run_path: " << (dir / "run").string() << "\nlog_level: warn\n"
+           << "dogstatsd_port: " << freeUdpPort() << "\n";
       if (!yaml) {
         throw std::runtime_error("cannot write " + (dir / "outpost.yaml").string());
       }

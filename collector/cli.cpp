@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "collector/daemon.h"
+#include "collector/sources/dogstatsd/dogstatsd_source.h"
 #include "core/config.h"
 #include "core/config_render.h"
 #include "core/log.h"
@@ -129,9 +130,17 @@ int cmdRun(const Options& opts) {
   }
   Daemon daemon(std::move(*result.loaded), opts.config);
   const Config& config = daemon.config().config;
+  // Start order: the forwarder before the sources that feed it; they stop in reverse.
+  Forwarder* forwarder = nullptr;
   if (!config.localMode()) {
-    daemon.addComponent(std::make_unique<Forwarder>(
-        daemon.loop(), daemon.workers(), daemon.telemetry(), Forwarder::optionsFrom(config)));
+    auto f = std::make_unique<Forwarder>(daemon.loop(), daemon.workers(), daemon.telemetry(),
+                                         Forwarder::optionsFrom(config));
+    forwarder = f.get();
+    daemon.addComponent(std::move(f));
+  }
+  if (config.use_dogstatsd) {
+    daemon.addComponent(std::make_unique<dogstatsd::DogStatsdSource>(
+        daemon.loop(), daemon.telemetry(), config, forwarder));
   }
   return daemon.run();
 }

@@ -105,6 +105,7 @@ struct Config {
   int64_t dogstatsd_expiry_seconds;
   int64_t dogstatsd_context_expiry_seconds;
   int64_t dogstatsd_context_limit;
+  int64_t dogstatsd_flush_interval;
   StringList histogram_aggregates;
   StringList histogram_percentiles;
 

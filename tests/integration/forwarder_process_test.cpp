@@ -73,7 +73,7 @@ std::string configFor(const TempDir& dir, const std::string& url) {
          dir.file("run") +
          "\n"
          "forwarder_backoff_base: 0.05\nforwarder_backoff_max: 0.2\n"
-         "log_level: info\n";
+         "log_level: info\ndogstatsd_port: 0\n";
 }
 
 class ForwarderProcessTest : public ::testing::Test {
