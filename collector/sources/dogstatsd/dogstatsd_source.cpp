@@ -168,10 +168,21 @@ void DogStatsdSource::onServiceCheck(const ServiceCheck& c) {
 }
 
 void DogStatsdSource::selfTelemetry(int64_t now, std::vector<Serie>& series) {
-  // Deltas of the source's own counters since the last flush, as counts over the interval.
+  // The source's own counters as counts over the interval (deltas since the last flush), and
+  // its gauges as they are.
   for (const auto& sample : telemetry_.snapshot()) {
-    if (!sample.name.starts_with("outpost.dogstatsd.") ||
-        sample.kind != Telemetry::Kind::kCounter) {
+    if (!sample.name.starts_with("outpost.dogstatsd.")) {
+      continue;
+    }
+    if (sample.kind == Telemetry::Kind::kGauge) {  // e.g. udp_drops: the level as it is
+      Serie g;
+      g.name = sample.name;
+      g.tags = sample.tags;
+      g.host = hostname_;
+      g.type = SeriesType::kGauge;
+      g.interval = flush_interval_s_;
+      g.points.emplace_back(now - now % 10, static_cast<double>(sample.value));
+      series.push_back(std::move(g));
       continue;
     }
     const std::string key = sample.name + "|" + fmt::format("{}", fmt::join(sample.tags, ","));
