@@ -19,18 +19,6 @@ using testing::NotifySocket;
 using testing::Process;
 using testing::TempDir;
 
-int freeUdpPort() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 void sendUdp(int port, const std::string& datagram) {
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in addr{};
@@ -58,7 +46,7 @@ TEST(DogStatsdProcessTest, SamplesEventsAndChecksReachTheIntakeDecoded) {
   FakeIntakeThread intake;
   ASSERT_TRUE(intake.start());
   TempDir dir;
-  const int port = freeUdpPort();
+  const int port = testing::freeUdpPort();
   dir.write("outpost.yaml",
             "api_key: 0123456789abcdef0123456789abcdef\n"
             "hostname: dsd-test-host\n"

@@ -16,18 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int freePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 bool accepting(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -60,7 +48,7 @@ TEST(TlsTest, CertificatesAreVerifiedUnlessSkipSslValidation) {
                                    "-nodes", "-keyout", dir.file("key.pem"), "-out",
                                    dir.file("cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1"});
   ASSERT_EQ(made.code, 0) << made.err;
-  const int port = freePort();
+  const int port = testing::freeTcpPort();
   testing::Process server({"/usr/bin/openssl", "s_server", "-accept", std::to_string(port), "-4",
                            "-cert", dir.file("cert.pem"), "-key", dir.file("key.pem"), "-www"},
                           {}, dir);

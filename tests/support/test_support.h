@@ -29,6 +29,10 @@ class TempDir {
 
 std::string readFile(const std::string& path);
 
+// A loopback port nothing listens on right now (bound to port 0, read back, closed).
+int freeTcpPort();
+int freeUdpPort();
+
 // A unix datagram socket standing in for systemd's NOTIFY_SOCKET.
 class NotifySocket {
  public:
