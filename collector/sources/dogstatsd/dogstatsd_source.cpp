@@ -115,7 +115,7 @@ void DogStatsdSource::onDatagram(std::string_view datagram, const Origin&) {
   parser_.parse(datagram, *this);
 }
 
-void DogStatsdSource::onSample(const Sample& s) {
+aggregator::SampleInput toSampleInput(const Sample& s) {
   aggregator::SampleInput in;
   in.name = s.name;
   in.type = toAggregator(s.type);
@@ -126,7 +126,11 @@ void DogStatsdSource::onSample(const Sample& s) {
   in.host = s.host;
   in.has_host = s.has_host;
   in.timestamp = s.timestamp;
-  aggregator_.add(in, now_);
+  return in;
+}
+
+void DogStatsdSource::onSample(const Sample& s) {
+  aggregator_.add(toSampleInput(s), now_);
   metric_samples_.inc();
 }
 

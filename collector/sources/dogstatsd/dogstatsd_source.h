@@ -22,6 +22,9 @@ class Forwarder;
 
 namespace outpost::dogstatsd {
 
+// A parsed sample as the aggregator takes it (views into the same datagram).
+aggregator::SampleInput toSampleInput(const Sample& sample);
+
 // The DogStatsD source, end to end:
 //   listeners (UDP, unixgram, stream) → Parser → Aggregator (10 s buckets) → every
 //   dogstatsd_flush_interval: closed buckets → encoders → Forwarder::submit
