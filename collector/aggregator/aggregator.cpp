@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace outpost::aggregator {
 namespace {
@@ -47,30 +48,58 @@ Aggregator::Aggregator(Options options, Telemetry& telemetry)
   }
 }
 
+namespace {
+
+// 64-bit mixing over 8-byte words (a small wyhash-like hash); two seeds give the 128-bit key.
+inline uint64_t mix(uint64_t a, uint64_t b) {
+  const __uint128_t r = static_cast<__uint128_t>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+inline uint64_t hashBytes(std::string_view s, uint64_t seed) {
+  constexpr uint64_t kP0 = 0xa0761d6478bd642full;
+  constexpr uint64_t kP1 = 0xe7037ed1a0b428dbull;
+  uint64_t h = seed ^ (s.size() * kP0);
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = mix(h ^ w, kP1);
+  }
+  uint64_t tail = 0;
+  if (i < s.size()) {
+    std::memcpy(&tail, s.data() + i, s.size() - i);
+  }
+  return mix(h ^ tail, kP0);
+}
+
+}  // namespace
+
 Aggregator::ContextId* Aggregator::contextFor(const SampleInput& s, int64_t bucket) {
-  // Tags: the sample's plus the extra ones, sorted and unique; device: is a resource.
-  key_scratch_.clear();
+  // Tags: the sample's plus the extra ones, sorted and unique, as views (no copies).
+  tag_scratch_.clear();
   for (auto t : s.tags) {
     if (!t.empty()) {
-      key_scratch_.emplace_back(t);
+      tag_scratch_.push_back(t);
     }
   }
   for (const auto& t : options_.extra_tags) {
-    key_scratch_.push_back(t);
+    tag_scratch_.emplace_back(t);
   }
-  std::sort(key_scratch_.begin(), key_scratch_.end());
-  key_scratch_.erase(std::unique(key_scratch_.begin(), key_scratch_.end()), key_scratch_.end());
+  std::sort(tag_scratch_.begin(), tag_scratch_.end());
+  tag_scratch_.erase(std::unique(tag_scratch_.begin(), tag_scratch_.end()), tag_scratch_.end());
   const std::string_view host = s.has_host ? s.host : std::string_view(options_.hostname);
-  std::string key;
-  key.reserve(s.name.size() + host.size() + 64);
-  key.append(s.name);
-  key += '\0';
-  key.append(host);
-  key += '\0';
-  key += static_cast<char>(s.type == MetricType::kTiming ? MetricType::kHistogram : s.type);
-  for (const auto& t : key_scratch_) {
-    key += '\0';
-    key += t;
+  const MetricType type = s.type == MetricType::kTiming ? MetricType::kHistogram : s.type;
+  Key key{0x9e3779b97f4a7c15ull, 0x2545f4914f6cdd1dull};
+  auto add = [&key](std::string_view part) {
+    key.hi = hashBytes(part, key.hi);
+    key.lo = hashBytes(part, key.lo ^ 0x51af5e2b7c3d9e01ull);
+  };
+  add(s.name);
+  add(host);
+  add(std::string_view(reinterpret_cast<const char*>(&type), 1));
+  for (auto t : tag_scratch_) {
+    add(t);
   }
   auto it = ids_.find(key);
   if (it == ids_.end()) {
@@ -81,23 +110,35 @@ Aggregator::ContextId* Aggregator::contextFor(const SampleInput& s, int64_t buck
     Context c;
     c.name = std::string(s.name);
     c.host = std::string(host);
-    c.type = s.type == MetricType::kTiming ? MetricType::kHistogram : s.type;
-    for (auto& t : key_scratch_) {
+    c.type = type;
+    for (auto t : tag_scratch_) {
       if (t.starts_with("device:")) {
-        c.device = t.substr(7);
+        c.device = std::string(t.substr(7));
       } else {
-        c.tags.push_back(t);
+        c.tags.emplace_back(t);
       }
     }
+    c.last_seen = bucket;
     if (c.type == MetricType::kCounter) {
       counters_.insert(id);
     }
     contexts_.emplace(id, std::move(c));
-    it = ids_.emplace(std::move(key), id).first;
+    it = ids_.emplace(key, id).first;
     contexts_gauge_.set(static_cast<int64_t>(contexts_.size()));
+    return &it->second;
   }
-  contexts_.at(it->second).last_seen = std::max(contexts_.at(it->second).last_seen, bucket);
+  Context& c = contexts_.find(it->second)->second;
+  c.last_seen = std::max(c.last_seen, bucket);
   return &it->second;
+}
+
+std::unordered_map<Aggregator::ContextId, Aggregator::Value>& Aggregator::bucketFor(
+    int64_t bucket) {
+  if (bucket != current_bucket_ || current_values_ == nullptr) {
+    current_bucket_ = bucket;
+    current_values_ = &buckets_[bucket];  // std::map nodes are stable until erased
+  }
+  return *current_values_;
 }
 
 bool Aggregator::add(const SampleInput& s, int64_t now) {
@@ -133,7 +174,7 @@ bool Aggregator::add(const SampleInput& s, int64_t now) {
     context_drops_.inc();
     return false;
   }
-  Value& v = buckets_[bucket][*id];
+  Value& v = bucketFor(bucket)[*id];
   switch (s.type) {
     case MetricType::kCounter: {
       const double rate = (s.sample_rate > 0 && s.sample_rate <= 1) ? s.sample_rate : 1.0;
@@ -247,6 +288,9 @@ Aggregator::Flush Aggregator::flush(int64_t now) {
     std::unordered_map<ContextId, Value> bucket;
     if (auto it = buckets_.find(ts); it != buckets_.end()) {
       bucket = std::move(it->second);
+      if (ts == current_bucket_) {
+        current_values_ = nullptr;
+      }
       buckets_.erase(it);
     } else if (ts > latest_counted + options_.counter_expiry_seconds) {
       // Empty and past every counter's zeros: jump to the next bucket with data.

@@ -87,20 +87,34 @@ class Aggregator {
   };
   using ContextId = uint32_t;
 
+  // A context's identity: 128 bits of hash over name, host, type and the sorted tags (as the
+  // Datadog Agent's context keys), computed from views without building a string.
+  struct Key {
+    uint64_t hi;
+    uint64_t lo;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return static_cast<size_t>(k.lo); }
+  };
+
   ContextId* contextFor(const SampleInput& s, int64_t bucket);
+  std::unordered_map<ContextId, Value>& bucketFor(int64_t bucket);
   void emitHistogram(const Context& c, int64_t ts, HistogramSamples& h,
                      std::map<std::pair<ContextId, std::string>, Serie>& out, ContextId id);
 
   Options options_;
   std::vector<double> percentiles_;
-  std::unordered_map<std::string, ContextId> ids_;  // key -> id
+  std::unordered_map<Key, ContextId, KeyHash> ids_;
   std::unordered_map<ContextId, Context> contexts_;
   std::unordered_set<ContextId> counters_;  // the counter contexts (zero-filled at flush)
   ContextId next_id_ = 1;
   std::map<int64_t, std::unordered_map<ContextId, Value>> buckets_;  // by bucket start
   std::vector<Serie> timestamped_;
   int64_t flushed_until_ = 0;  // every bucket starting before this has been flushed
-  std::vector<std::string> key_scratch_;
+  std::vector<std::string_view> tag_scratch_;
+  int64_t current_bucket_ = -1;  // the bucket samples arrive in, cached
+  std::unordered_map<ContextId, Value>* current_values_ = nullptr;
   Counter& samples_;
   Counter& context_drops_;
   Counter& unsupported_timestamped_;
