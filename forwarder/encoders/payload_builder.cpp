@@ -67,4 +67,17 @@ std::vector<Payload> PayloadBuilder::finish() {
   return out;
 }
 
+std::shared_ptr<const PayloadShape> repeatedProtobufShape(
+    std::string route, std::vector<std::pair<std::string, std::string>> headers) {
+  auto shape = std::make_shared<PayloadShape>();
+  shape->route = std::move(route);
+  shape->content_type = "application/x-protobuf";
+  shape->headers = std::move(headers);
+  shape->assemble = [](const Chunks& chunks, size_t begin, size_t end) {
+    const size_t from = begin == 0 ? 0 : chunks.ends[begin - 1];
+    return chunks.data.substr(from, chunks.ends[end - 1] - from);
+  };
+  return shape;
+}
+
 }  // namespace outpost

@@ -79,4 +79,9 @@ class PayloadBuilder {
   std::vector<Payload> payloads_;
 };
 
+// The shape of a protobuf payload whose items are records of one repeated field (series,
+// sketches): records concatenate into a valid message, so a payload is a run of chunks.
+std::shared_ptr<const PayloadShape> repeatedProtobufShape(
+    std::string route, std::vector<std::pair<std::string, std::string>> headers);
+
 }  // namespace outpost

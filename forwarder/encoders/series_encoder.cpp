@@ -13,9 +13,6 @@ constexpr int kOriginNoIndexField = 3;  // reserved Origin field the Agent write
 constexpr uint64_t kOriginNoIndexValue = 9;
 
 // proto3 strings must be valid UTF-8, or the intake (and protobuf's own parser) rejects them.
-std::string utf8(const std::string& s) {
-  return isValidUtf8(s) ? s : toValidUtf8(s);
-}
 
 MetricPayload::MetricType metricType(SeriesType t) {
   switch (t) {
@@ -29,39 +26,29 @@ MetricPayload::MetricType metricType(SeriesType t) {
   return MetricPayload::UNSPECIFIED;
 }
 
-std::shared_ptr<const PayloadShape> seriesShape() {
-  auto shape = std::make_shared<PayloadShape>();
-  shape->route = "/api/v2/series";
-  shape->content_type = "application/x-protobuf";
-  shape->headers = {{"DD-Agent-Payload", std::string(kAgentPayloadVersion)}};
-  // A repeated field's records concatenate into a valid message.
-  shape->assemble = [](const Chunks& chunks, size_t begin, size_t end) {
-    size_t from = begin == 0 ? 0 : chunks.ends[begin - 1];
-    return chunks.data.substr(from, chunks.ends[end - 1] - from);
-  };
-  return shape;
-}
-
 }  // namespace
 
 SeriesEncoder::SeriesEncoder() : SeriesEncoder(Options{}) {}
 
-SeriesEncoder::SeriesEncoder(Options options) : options_(options), shape_(seriesShape()) {}
+SeriesEncoder::SeriesEncoder(Options options)
+    : options_(options),
+      shape_(repeatedProtobufShape("/api/v2/series",
+                                   {{"DD-Agent-Payload", std::string(kAgentPayloadVersion)}})) {}
 
 std::string SeriesEncoder::encodeOne(const Serie& serie) {
   MetricPayload payload;
   MetricPayload::MetricSeries* s = payload.add_series();
   auto* host = s->add_resources();
   host->set_type("host");
-  host->set_name(utf8(serie.host));
+  host->set_name(toValidUtf8(serie.host));
   if (!serie.device.empty()) {
     auto* device = s->add_resources();
     device->set_type("device");
-    device->set_name(utf8(serie.device));
+    device->set_name(toValidUtf8(serie.device));
   }
-  s->set_metric(utf8(serie.name));
+  s->set_metric(toValidUtf8(serie.name));
   for (const auto& tag : serie.tags) {
-    s->add_tags(utf8(tag));
+    s->add_tags(toValidUtf8(tag));
   }
   for (const auto& [ts, value] : serie.points) {
     auto* point = s->add_points();
@@ -70,7 +57,7 @@ std::string SeriesEncoder::encodeOne(const Serie& serie) {
   }
   s->set_type(metricType(serie.type));
   if (!serie.source_type_name.empty()) {
-    s->set_source_type_name(utf8(serie.source_type_name));
+    s->set_source_type_name(toValidUtf8(serie.source_type_name));
   }
   s->set_interval(serie.interval);
   const SeriesOrigin& o = serie.origin;

@@ -10,35 +10,22 @@ namespace {
 
 using datadog::agentpayload::SketchPayload;
 
-std::string utf8(const std::string& s) {
-  return isValidUtf8(s) ? s : toValidUtf8(s);
-}
-
-std::shared_ptr<const PayloadShape> sketchShape() {
-  auto shape = std::make_shared<PayloadShape>();
-  shape->route = "/api/beta/sketches";
-  shape->content_type = "application/x-protobuf";
-  shape->headers = {{"DD-Agent-Payload", std::string(kAgentPayloadVersion)}};
-  shape->assemble = [](const Chunks& chunks, size_t begin, size_t end) {
-    size_t from = begin == 0 ? 0 : chunks.ends[begin - 1];
-    return chunks.data.substr(from, chunks.ends[end - 1] - from);
-  };
-  return shape;
-}
-
 }  // namespace
 
 SketchEncoder::SketchEncoder() : SketchEncoder(Options{}) {}
 
-SketchEncoder::SketchEncoder(Options options) : options_(options), shape_(sketchShape()) {}
+SketchEncoder::SketchEncoder(Options options)
+    : options_(options),
+      shape_(repeatedProtobufShape("/api/beta/sketches",
+                                   {{"DD-Agent-Payload", std::string(kAgentPayloadVersion)}})) {}
 
 std::string SketchEncoder::encodeOne(const SketchSerie& sketch) {
   SketchPayload payload;
   SketchPayload::Sketch* s = payload.add_sketches();
-  s->set_metric(utf8(sketch.name));
-  s->set_host(utf8(sketch.host));
+  s->set_metric(toValidUtf8(sketch.name));
+  s->set_host(toValidUtf8(sketch.host));
   for (const auto& tag : sketch.tags) {
-    s->add_tags(utf8(tag));
+    s->add_tags(toValidUtf8(tag));
   }
   for (const SketchSerie::Point& p : sketch.points) {
     auto* d = s->add_dogsketches();
