@@ -176,6 +176,8 @@ struct HttpServer::Impl {
   void shutdown(std::function<void()> done);
 
   void onAccept(Listener* listener);
+  // uv_listen on a bound listener; accepted connections go to onAccept. Returns libuv's code.
+  static int startAccepting(Listener* listener);
   void answer(uint64_t conn_id, uint64_t seq, HttpResponse response);
   void countError(ErrorReason reason) { errors_[static_cast<size_t>(reason)]->inc(); }
   void countStatus(std::string_view status);
@@ -1242,14 +1244,7 @@ bool HttpServer::Impl::listenTcp(const std::string& host, int port, std::string*
   l->h.handle.data = l;
   rc = uv_tcp_bind(&l->h.tcp, reinterpret_cast<const sockaddr*>(&addr), 0);
   if (rc == 0) {
-    rc = uv_listen(&l->h.stream, SOMAXCONN, [](uv_stream_t* s, int status) {
-      auto* listener = static_cast<Listener*>(s->data);
-      if (status < 0) {
-        LOG_WARN(listener->server->options_.name, "accept failed: {}", uv_strerror(status));
-        return;
-      }
-      listener->server->onAccept(listener);
-    });
+    rc = startAccepting(l);
   }
   if (rc != 0) {
     l->close();
@@ -1309,14 +1304,7 @@ bool HttpServer::Impl::listenUnix(const std::string& path, int mode, std::string
     l->close();
     return set_error(fmt::format("chmod {:o}: {}", mode, std::strerror(e)));
   }
-  rc = uv_listen(&l->h.stream, SOMAXCONN, [](uv_stream_t* s, int status) {
-    auto* listener = static_cast<Listener*>(s->data);
-    if (status < 0) {
-      LOG_WARN(listener->server->options_.name, "accept failed: {}", uv_strerror(status));
-      return;
-    }
-    listener->server->onAccept(listener);
-  });
+  rc = startAccepting(l);
   if (rc != 0) {
     l->close();
     return set_error(uv_strerror(rc));
@@ -1324,6 +1312,17 @@ bool HttpServer::Impl::listenUnix(const std::string& path, int mode, std::string
   listeners_.push_back(l);
   LOG_DEBUG(options_.name, "listening on unix socket {}", path);
   return true;
+}
+
+int HttpServer::Impl::startAccepting(Listener* l) {
+  return uv_listen(&l->h.stream, SOMAXCONN, [](uv_stream_t* s, int status) {
+    auto* listener = static_cast<Listener*>(s->data);
+    if (status < 0) {
+      LOG_WARN(listener->server->options_.name, "accept failed: {}", uv_strerror(status));
+      return;
+    }
+    listener->server->onAccept(listener);
+  });
 }
 
 void HttpServer::Impl::onAccept(Listener* listener) {
