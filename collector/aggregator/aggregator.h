@@ -6,11 +6,11 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "collector/aggregator/ddsketch.h"
+#include "collector/aggregator/flat_index.h"
+#include "collector/aggregator/interner.h"
 #include "core/metrics.h"
 #include "core/telemetry.h"
 
@@ -33,7 +33,10 @@ struct SampleInput {
 };
 
 // Aggregation exactly as the Datadog Agent's DogStatsD does it (wire-formats.md §1.6, §1.9):
-// contexts keyed by (name, sorted tags, host); 10 s buckets stamped with their start; counters
+// contexts keyed by (name, set of tags, host) as a 128-bit hash that does not depend on tag
+// order, so a sample costs no sort; names, hosts and tag lists interned and reference-counted;
+// contexts in a table indexed by id, values in per-bucket arrays the context points into (no
+// hash lookup for the value); 10 s buckets stamped with their start; counters
 // sent as RATE (sum/10, interval 10) and kept reporting 0 for counter_expiry_seconds; gauges
 // last value; sets unique count; histograms and timings the configured aggregates and
 // percentiles (weights int(1/rate)); distributions as DDSketches; timestamped samples bypass
@@ -52,6 +55,9 @@ class Aggregator {
   };
 
   Aggregator(Options options, Telemetry& telemetry);
+  ~Aggregator();
+  Aggregator(const Aggregator&) = delete;
+  Aggregator& operator=(const Aggregator&) = delete;
 
   // `now` is the arrival time (unix seconds). Returns false when the sample was dropped
   // (context limit, unsupported timestamped type, bad sample rate).
@@ -64,57 +70,88 @@ class Aggregator {
   // Everything in buckets that closed by `now` (start + 10 <= now), plus the timestamped samples.
   Flush flush(int64_t now);
 
-  size_t contexts() const { return contexts_.size(); }
+  size_t contexts() const { return live_; }
+  // Bytes held by contexts, interned strings, the index and pending bucket values (approximate:
+  // allocator overhead and sketch internals not counted).
+  size_t memoryBytes() const;
 
  private:
+  using ContextId = uint32_t;
+  using Key = Hash128;  // name, host, type and the set of tags (order-free), 128 bits
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  // 48 bytes a context; strings are interned (names, hosts and whole tag lists).
   struct Context {
-    std::string name;
-    std::vector<std::string> tags;  // sorted, unique, device: removed
-    std::string host;
-    std::string device;
-    MetricType type;
-    int64_t last_seen = 0;     // bucket start of the last sample (pending buckets included)
-    int64_t last_counted = 0;  // counters: the last flushed bucket that had a sample
+    Key key;
+    uint32_t name = kNone;
+    uint32_t host = kNone;
+    uint32_t tags = kNone;     // the sorted, unique tag list (device: tags included), encoded
+    int32_t last_seen = 0;     // bucket number (start / 10) of the last sample
+    int32_t last_counted = 0;  // counters: the last flushed bucket that had a sample
+    int32_t slot_bucket = -1;  // the newest bucket holding a value for this context
+    uint32_t slot = 0;         // that value's entry in it
+    MetricType type = MetricType::kGauge;
+    bool live = false;
   };
-  struct HistogramSamples {
-    std::vector<std::pair<double, int64_t>> samples;  // (value, weight)
+  // A context's value in one bucket: 16 bytes; histograms, sets and sketches keep the rest
+  // in the bucket's details.
+  struct Entry {
+    ContextId context;
+    uint32_t detail;
+    double number;  // counter sum, gauge last value
   };
-  struct Value {
-    double number = 0;  // counter sum, gauge last value
-    std::unique_ptr<HistogramSamples> histogram;
-    std::unique_ptr<std::unordered_set<std::string>> set;
+  struct Detail {
+    std::vector<std::pair<double, int64_t>> histogram;  // (value, weight)
+    std::vector<uint64_t> set;                          // open addressing of value hashes
+    size_t set_size = 0;
     std::unique_ptr<DDSketch> sketch;
   };
-  using ContextId = uint32_t;
-
-  // A context's identity: 128 bits of hash over name, host, type and the sorted tags (as the
-  // Datadog Agent's context keys), computed from views without building a string.
-  struct Key {
-    uint64_t hi;
-    uint64_t lo;
-    bool operator==(const Key&) const = default;
+  struct Bucket {
+    std::vector<Entry> entries;
+    std::vector<Detail> details;
   };
-  struct KeyHash {
-    size_t operator()(const Key& k) const { return static_cast<size_t>(k.lo); }
+  // What a histogram emits: an aggregate or a percentile, in the configured order.
+  struct HistogramOutput {
+    std::string suffix;
+    enum Kind : uint8_t { kMax, kMin, kMedian, kAvg, kSum, kCount, kPercentile } kind;
+    int64_t percent = 0;
   };
 
-  ContextId* contextFor(const SampleInput& s, int64_t bucket);
-  std::unordered_map<ContextId, Value>& bucketFor(int64_t bucket);
-  void emitHistogram(const Context& c, int64_t ts, HistogramSamples& h,
-                     std::map<std::pair<ContextId, std::string>, Serie>& out, ContextId id);
+  ContextId contextFor(const SampleInput& s, int32_t bucket);
+  ContextId createContext(const SampleInput& s, std::string_view host, MetricType type,
+                          const Key& key, int32_t bucket);
+  void forget(ContextId id);
+  Bucket& bucketAt(int32_t number);
+  std::pair<Bucket*, Entry*> entryFor(ContextId id, Context& c, int32_t bucket);
+  void trimContexts();
+  Serie makeSerie(const Context& c, std::string_view suffix, SeriesType type) const;
+  // The context's tags without device: ones, and its device (the last device: tag's value).
+  void tagsOf(const Context& c, std::vector<std::string>& out, std::string* device) const;
+  static void setInsert(Detail& d, uint64_t hash);
+  void emitHistogram(int64_t ts, std::vector<std::pair<double, int64_t>>& samples,
+                     std::vector<Serie>& out, size_t first);
 
   Options options_;
-  std::vector<double> percentiles_;
-  std::unordered_map<Key, ContextId, KeyHash> ids_;
-  std::unordered_map<ContextId, Context> contexts_;
-  std::unordered_set<ContextId> counters_;  // the counter contexts (zero-filled at flush)
-  ContextId next_id_ = 1;
-  std::map<int64_t, std::unordered_map<ContextId, Value>> buckets_;  // by bucket start
+  std::vector<HistogramOutput> histogram_outputs_;
+  std::vector<Hash128> extra_tag_hashes_;
+  Hash128 extra_tags_sum_;
+  Hash128 default_host_hash_;
+  StringInterner strings_;         // names, hosts, encoded tag lists
+  std::vector<Context> contexts_;  // by id; dead ones on free_
+  std::vector<ContextId> free_;
+  FlatIndex index_;  // key -> context id
+  size_t live_ = 0;
+  std::map<int32_t, Bucket> buckets_;  // by bucket number
+  int32_t current_number_ = -1;        // the bucket samples arrive in, cached
+  Bucket* current_ = nullptr;
+  size_t expected_entries_ = 0;  // entries in the last flushed bucket: a new one reserves as many
   std::vector<Serie> timestamped_;
-  int64_t flushed_until_ = 0;  // every bucket starting before this has been flushed
-  std::vector<std::string_view> tag_scratch_;
-  int64_t current_bucket_ = -1;  // the bucket samples arrive in, cached
-  std::unordered_map<ContextId, Value>* current_values_ = nullptr;
+  int32_t flushed_until_ = 0;                // every bucket numbered below this has been flushed
+  int32_t latest_counted_ = 0;               // no counter is owed a zero after this + the expiry
+  std::vector<Hash128> tag_hashes_;          // scratch
+  std::vector<std::string_view> tag_views_;  // scratch
+  std::string encoded_tags_;                 // scratch
+  std::vector<uint32_t> serie_of_;           // flush scratch: context -> first serie index
   Counter& samples_;
   Counter& context_drops_;
   Counter& unsupported_timestamped_;

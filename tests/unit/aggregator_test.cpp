@@ -1,7 +1,12 @@
 #include "collector/aggregator/aggregator.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace outpost::aggregator {
@@ -236,6 +241,178 @@ TEST_F(AggregatorTest, IdleContextsExpire) {
   auto f = agg.flush(kT0 + 60);
   EXPECT_EQ(agg.contexts(), 0u);
   EXPECT_TRUE(f.series.empty());  // gauges are not repeated
+}
+
+TEST_F(AggregatorTest, TagOrderAndDuplicateTagsDoNotMakeNewContexts) {
+  Aggregator::Options o;
+  o.extra_tags = {"env:prod", "env:prod", ""};
+  auto agg = make(o);
+  const std::string_view a[] = {"b:2", "a:1", "c:3"};
+  const std::string_view b[] = {"c:3", "b:2", "a:1", "a:1", "env:prod", ""};
+  agg.add(sample("m", MetricType::kCounter, 1, a), kT0);
+  agg.add(sample("m", MetricType::kCounter, 2, b), kT0);
+  // More than 32 tags: the sorting path finds the duplicates.
+  std::vector<std::string> many;
+  for (int i = 0; i < 40; ++i) {
+    many.push_back(fmt::format("k{}:v", i));
+  }
+  std::vector<std::string_view> forward(many.begin(), many.end());
+  std::vector<std::string_view> backward(many.rbegin(), many.rend());
+  backward.insert(backward.end(), forward.begin(), forward.begin() + 5);  // duplicates
+  agg.add(sample("wide", MetricType::kGauge, 1, forward), kT0);
+  agg.add(sample("wide", MetricType::kGauge, 2, backward), kT0 + 1);
+  EXPECT_EQ(agg.contexts(), 2u);
+  auto f = agg.flush(kT0 + 10);
+  ASSERT_NE(find(f, "m"), nullptr);
+  EXPECT_EQ(find(f, "m")->points, (Points{{kT0, 0.3}}));
+  EXPECT_EQ(find(f, "m")->tags, (std::vector<std::string>{"a:1", "b:2", "c:3", "env:prod"}));
+  ASSERT_NE(find(f, "wide"), nullptr);
+  EXPECT_EQ(find(f, "wide")->points, (Points{{kT0, 2}}));
+  EXPECT_EQ(find(f, "wide")->tags.size(), 41u);  // and env:prod
+  EXPECT_TRUE(std::is_sorted(find(f, "wide")->tags.begin(), find(f, "wide")->tags.end()));
+}
+
+TEST_F(AggregatorTest, LongTagsAndDevicesSurviveTheInternedTagList) {
+  auto agg = make();
+  const std::string long_tag = fmt::format("long:{}", std::string(1000, 'x'));
+  const std::string_view tags[] = {long_tag, "device:", "device:sdb", "z:1"};
+  agg.add(sample("d", MetricType::kDistribution, 5, tags), kT0);
+  agg.add(sample("g", MetricType::kGauge, 5, tags), kT0);
+  auto f = agg.flush(kT0 + 10);
+  ASSERT_NE(find(f, "g"), nullptr);
+  EXPECT_EQ(find(f, "g")->tags, (std::vector<std::string>{long_tag, "z:1"}));
+  EXPECT_EQ(find(f, "g")->device, "sdb");  // the last device: tag in sorted order
+  ASSERT_EQ(f.sketches.size(), 1u);
+  EXPECT_EQ(f.sketches[0].tags, (std::vector<std::string>{long_tag, "z:1", "device:sdb"}));
+}
+
+// Thousands of contexts created, expired and replaced: every surviving context keeps its own
+// value (the index's deletions and the reuse of context ids lose nothing).
+TEST_F(AggregatorTest, ContextChurnKeepsEveryLiveContextsValue) {
+  Aggregator::Options o;
+  o.context_expiry_seconds = 20;
+  auto agg = make(o);
+  std::vector<std::string> tags;
+  for (int i = 0; i < 6000; ++i) {
+    tags.push_back(fmt::format("id:{}", i));
+  }
+  auto addRange = [&](int from, int to, int64_t now, double base) {
+    for (int i = from; i < to; ++i) {
+      const std::string_view t[] = {tags[i]};
+      ASSERT_TRUE(agg.add(sample("churn", MetricType::kGauge, base + i, t), now));
+    }
+  };
+  addRange(0, 4000, kT0, 0);
+  agg.flush(kT0 + 10);
+  EXPECT_EQ(agg.contexts(), 4000u);
+  // Only the odd half keeps reporting; the even half expires.
+  for (int i = 1; i < 4000; i += 2) {
+    const std::string_view t[] = {tags[i]};
+    agg.add(sample("churn", MetricType::kGauge, 100000 + i, t), kT0 + 25);
+  }
+  agg.flush(kT0 + 30);
+  EXPECT_EQ(agg.contexts(), 2000u);
+  // New contexts reuse the freed ids; the odd ones are still found.
+  addRange(4000, 6000, kT0 + 35, 0);
+  for (int i = 1; i < 4000; i += 2) {
+    const std::string_view t[] = {tags[i]};
+    agg.add(sample("churn", MetricType::kGauge, 200000 + i, t), kT0 + 36);
+  }
+  EXPECT_EQ(agg.contexts(), 4000u);
+  auto f = agg.flush(kT0 + 40);
+  ASSERT_EQ(f.series.size(), 4000u);
+  for (const auto& s : f.series) {
+    ASSERT_EQ(s.tags.size(), 1u);
+    const int i = std::stoi(s.tags[0].substr(3));
+    ASSERT_EQ(s.points.size(), 1u);
+    EXPECT_EQ(s.points[0].first, kT0 + 30);
+    EXPECT_EQ(s.points[0].second, i >= 4000 ? i : 200000 + i) << s.tags[0];
+  }
+  // Everything expires; the memory goes back down.
+  const size_t busy = agg.memoryBytes();
+  agg.flush(kT0 + 100);
+  EXPECT_EQ(agg.contexts(), 0u);
+  EXPECT_LT(agg.memoryBytes(), busy / 4);
+}
+
+TEST_F(AggregatorTest, AClockSteppingBackLandsInTheOpenBucket) {
+  auto agg = make();
+  agg.add(sample("g", MetricType::kGauge, 1), kT0 + 5);
+  auto f = agg.flush(kT0 + 20);  // flushes kT0 and kT0+10
+  EXPECT_EQ(find(f, "g")->points, (Points{{kT0, 1}}));
+  // The clock went back to kT0+3: those buckets are gone, the sample goes to kT0+20.
+  agg.add(sample("g", MetricType::kGauge, 2), kT0 + 3);
+  agg.add(sample("c", MetricType::kCounter, 5), kT0 + 3);
+  // A sample from the future, then one from the past again: same bucket for the context.
+  agg.add(sample("h", MetricType::kGauge, 7), kT0 + 35);
+  agg.add(sample("h", MetricType::kGauge, 8), kT0 + 21);
+  f = agg.flush(kT0 + 30);
+  EXPECT_EQ(find(f, "g")->points, (Points{{kT0 + 20, 2}}));
+  EXPECT_EQ(find(f, "c")->points, (Points{{kT0 + 20, 0.5}}));
+  EXPECT_EQ(find(f, "h"), nullptr);  // its values wait in the kT0+30 bucket
+  f = agg.flush(kT0 + 40);
+  EXPECT_EQ(find(f, "h")->points, (Points{{kT0 + 30, 8}}));
+}
+
+TEST_F(AggregatorTest, SetsCountThousandsOfUniqueValues) {
+  auto agg = make();
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 5000; ++i) {
+      const std::string v = fmt::format("user-{}", i);
+      auto s = sample("users", MetricType::kSet, 0);
+      s.set_value = v;
+      agg.add(s, kT0 + 1);
+    }
+  }
+  auto f = agg.flush(kT0 + 10);
+  EXPECT_EQ(find(f, "users")->points, (Points{{kT0, 5000}}));
+}
+
+// The flat index against a reference map, through inserts and erases at random.
+TEST(FlatIndexTest, AgreesWithAMapThroughRandomInsertsAndErases) {
+  FlatIndex index;
+  std::unordered_map<uint32_t, uint32_t> reference;  // id -> hash
+  std::mt19937 rng(7);
+  for (int step = 0; step < 200000; ++step) {
+    const uint32_t id = rng() % 5000;
+    const uint32_t hash = (id * 2654435761u) & 0x3ff;  // many collisions on purpose
+    auto equal = [&](uint32_t candidate) { return candidate == id; };
+    if (reference.count(id) != 0) {
+      ASSERT_EQ(index.find(hash, equal), id);
+      if (rng() % 2 == 0) {
+        ASSERT_TRUE(index.erase(hash, id));
+        reference.erase(id);
+        ASSERT_EQ(index.find(hash, equal), FlatIndex::kNotFound);
+      }
+    } else {
+      ASSERT_EQ(index.find(hash, equal), FlatIndex::kNotFound);
+      index.insert(hash, id);
+      reference[id] = hash;
+    }
+    ASSERT_EQ(index.size(), reference.size());
+  }
+  for (const auto& [id, hash] : reference) {
+    ASSERT_EQ(index.find(hash, [&](uint32_t c) { return c == id; }), id);
+  }
+}
+
+TEST(StringInternerTest, SharesEqualStringsAndFreesWithTheLastReference) {
+  StringInterner strings;
+  const auto a = strings.intern("alpha");
+  const auto b = strings.intern("beta");
+  EXPECT_EQ(strings.intern("alpha"), a);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(strings.view(a), "alpha");
+  EXPECT_EQ(strings.size(), 2u);
+  strings.release(a);
+  EXPECT_EQ(strings.view(a), "alpha");  // one reference left
+  strings.release(a);
+  EXPECT_EQ(strings.size(), 1u);
+  const auto c = strings.intern("gamma");
+  EXPECT_EQ(c, a);  // the id is reused
+  EXPECT_EQ(strings.view(c), "gamma");
+  EXPECT_EQ(strings.view(strings.intern("")), "");
+  EXPECT_EQ(strings.view(b), "beta");
 }
 
 }  // namespace
