@@ -7,6 +7,8 @@
 
 #include "collector/daemon.h"
 #include "collector/sources/dogstatsd/dogstatsd_source.h"
+#include "collector/sources/logs/logs_source.h"
+#include "collector/sources/logs/source_config.h"
 #include "core/config.h"
 #include "core/config_render.h"
 #include "core/log.h"
@@ -96,8 +98,23 @@ void printMessages(const std::vector<ConfigMessage>& messages, const char* kind)
   }
 }
 
+// The log sources of conf.d are typed and validated by the logs pipeline (their rules are
+// compiled); their errors count as configuration errors.
+void checkLogSources(ConfigResult& result) {
+  if (!result.loaded) {
+    return;
+  }
+  std::vector<ConfigMessage> errors;
+  logs::parseLogSources(result.loaded->confd, errors, result.warnings);
+  if (!errors.empty()) {
+    result.errors.insert(result.errors.end(), errors.begin(), errors.end());
+    result.loaded.reset();
+  }
+}
+
 int cmdConfigcheck(const Options& opts) {
   ConfigResult result = loadConfig(opts.config);
+  checkLogSources(result);
   printMessages(result.warnings, "warning");
   if (!result.loaded) {
     printMessages(result.errors, "error");
@@ -111,6 +128,7 @@ int cmdConfigcheck(const Options& opts) {
 
 int cmdRun(const Options& opts) {
   ConfigResult result = loadConfig(opts.config);
+  checkLogSources(result);
   if (result.loaded) {
     Logger::instance().setLevel(
         parseLogLevel(result.loaded->config.log_level).value_or(LogLevel::kInfo));
@@ -141,6 +159,23 @@ int cmdRun(const Options& opts) {
   if (config.use_dogstatsd) {
     daemon.addComponent(std::make_unique<dogstatsd::DogStatsdSource>(
         daemon.loop(), daemon.telemetry(), config, forwarder));
+  }
+  if (config.logs_enabled) {
+    std::vector<ConfigMessage> errors;  // already reported by checkLogSources
+    daemon.addComponent(std::make_unique<logs::LogsSource>(
+        daemon.loop(), daemon.telemetry(), logs::LogsSource::optionsFrom(daemon.config(), errors),
+        forwarder));
+  } else {
+    size_t sources = 0;
+    for (const auto& entry : daemon.config().confd) {
+      sources += entry.logs.size();
+    }
+    if (sources > 0) {
+      LOG_WARN("logs",
+               "{} log source(s) configured in conf.d but logs_enabled is false: not "
+               "collected",
+               sources);
+    }
   }
   return daemon.run();
 }

@@ -44,6 +44,10 @@ struct LogsConfig {
   int64_t batch_max_size;
   int64_t batch_max_content_size;
   int64_t max_message_size_bytes;
+  double batch_wait;
+  int64_t aggregation_timeout;
+  bool auto_multi_line_detection;
+  int64_t frame_size;
 };
 
 struct ApmConfig {

@@ -104,4 +104,42 @@ void Async::setReferenced(bool on) {
   }
 }
 
+struct FsWatcher::State {
+  uv_fs_event_t handle;
+  std::function<void(const char*, int)> fn;
+};
+
+FsWatcher::FsWatcher(uv_loop_t* loop, std::function<void(const char*, int)> fn)
+    : state_(new State{{}, std::move(fn)}) {
+  uv_fs_event_init(loop, &state_->handle);
+  state_->handle.data = state_;
+}
+
+FsWatcher::~FsWatcher() {
+  uv_close(reinterpret_cast<uv_handle_t*>(&state_->handle),
+           [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+}
+
+bool FsWatcher::start(const std::string& path, std::string* error) {
+  const int rc = uv_fs_event_start(
+      &state_->handle,
+      [](uv_fs_event_t* h, const char* name, int events, int status) {
+        if (status == 0) {
+          static_cast<State*>(h->data)->fn(name != nullptr ? name : "", events);
+        }
+      },
+      path.c_str(), 0);
+  if (rc != 0) {
+    if (error != nullptr) {
+      *error = uv_strerror(rc);
+    }
+    return false;
+  }
+  return true;
+}
+
+void FsWatcher::stop() {
+  uv_fs_event_stop(&state_->handle);
+}
+
 }  // namespace outpost

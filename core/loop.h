@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace outpost {
 
@@ -69,6 +70,24 @@ class Async {
   void send();  // thread-safe
   // A referenced handle keeps the loop running; an unreferenced one does not.
   void setReferenced(bool on);
+
+ private:
+  struct State;
+  State* state_;
+};
+
+// Watches a directory (or a file) for changes with inotify (uv_fs_event): fn(name, events)
+// gets the entry's name inside the directory ("" when unknown) and UV_RENAME / UV_CHANGE bits.
+// A path that cannot be watched (missing, too many watches) reports false from start().
+class FsWatcher {
+ public:
+  FsWatcher(uv_loop_t* loop, std::function<void(const char* name, int events)> fn);
+  ~FsWatcher();
+  FsWatcher(const FsWatcher&) = delete;
+  FsWatcher& operator=(const FsWatcher&) = delete;
+
+  bool start(const std::string& path, std::string* error);
+  void stop();
 
  private:
   struct State;

@@ -307,28 +307,40 @@ Forwarder::SubmitResult Forwarder::submit(Payload&& payload, OnAck on_ack) {
   const uint64_t size = raw->size();
   compressing_bytes_ += size;
   ++compressing_jobs_;
+  // Payloads of one intake reach the endpoint queues in the order they were submitted, even
+  // though they compress in parallel (logs lines stay in order).
+  const size_t kind = static_cast<size_t>(payload.intake);
+  const uint64_t seq = next_submit_seq_[kind]++;
   const bool queued = workers_.submit(
       [raw, compressed, error, encoding, level] {
         if (!compress(encoding, level, *raw, *compressed, error.get())) {
           compressed->clear();
         }
       },
-      [this, prepared, ack, raw, compressed, error, size] {
+      [this, prepared, ack, raw, compressed, error, size, kind, seq] {
         compressing_bytes_ -= size;
         --compressing_jobs_;
-        if (!error->empty()) {
-          LOG_ERROR("forwarder", "compression failed, payload dropped: {}", *error);
-          if (ack->on_ack) {
-            ack->on_ack(AckResult{false, "compression_error"});
+        in_order_[kind][seq] = [this, prepared, ack, compressed, error] {
+          if (!error->empty()) {
+            LOG_ERROR("forwarder", "compression failed, payload dropped: {}", *error);
+            if (ack->on_ack) {
+              ack->on_ack(AckResult{false, "compression_error"});
+            }
+            return;
           }
-          checkStopped();
-          return;
-        }
-        prepared->body = compressed;
-        for (auto& q : queues_) {
-          if (q->endpoint.kind == prepared->intake) {
-            enqueue(*q, prepared, q->endpoint.primary ? ack : nullptr, false);
+          prepared->body = compressed;
+          for (auto& q : queues_) {
+            if (q->endpoint.kind == prepared->intake) {
+              enqueue(*q, prepared, q->endpoint.primary ? ack : nullptr, false);
+            }
           }
+        };
+        auto& waiting = in_order_[kind];
+        while (!waiting.empty() && waiting.begin()->first == next_enqueue_seq_[kind]) {
+          auto action = std::move(waiting.begin()->second);
+          waiting.erase(waiting.begin());
+          ++next_enqueue_seq_[kind];
+          action();
         }
         for (auto& q : queues_) {
           if (stopping_) {
@@ -340,6 +352,7 @@ Forwarder::SubmitResult Forwarder::submit(Payload&& payload, OnAck on_ack) {
         checkStopped();
       });
   if (!queued) {
+    --next_submit_seq_[kind];  // nothing was submitted since: the number is free again
     compressing_bytes_ -= size;
     --compressing_jobs_;
     payload.body = std::move(*raw);
@@ -405,7 +418,12 @@ void Forwarder::pump(EndpointQueue& q) {
     q.retry_timer->start(q.blocked_until - now);
     return;
   }
-  while (q.in_flight < options_.workers_per_endpoint && !q.queue.empty()) {
+  // Logs go one request at a time per endpoint (as the Agent's batch_max_concurrent_send 0):
+  // lines stay in order and a restart re-sends at most the one batch in flight.
+  const size_t concurrency = q.endpoint.kind == IntakeKind::kLogs
+                                 ? std::max<size_t>(1, options_.logs_concurrency)
+                                 : options_.workers_per_endpoint;
+  while (q.in_flight < concurrency && !q.queue.empty()) {
     sendOne(q);
   }
   if (q.queue.empty() && q.in_flight == 0) {

@@ -58,6 +58,7 @@ class Forwarder : public Component {
     HttpClient::Options http;
     RetryPolicy::Options retry;
     size_t workers_per_endpoint = 4;
+    size_t logs_concurrency = 1;  // logs requests in flight per endpoint (order, few duplicates)
     uint64_t memory_budget_bytes = 15ull << 20;  // per endpoint
     std::string spool_dir;                       // empty: no disk spool
     uint64_t spool_max_bytes = 512ull << 20;     // per endpoint
@@ -138,6 +139,10 @@ class Forwarder : public Component {
   std::unique_ptr<WorkerPool> spool_io_;  // one thread: spool file I/O, in order
   std::vector<std::unique_ptr<EndpointQueue>> queues_;
   std::unique_ptr<Timer> validate_timer_;
+  // Per intake kind: submit order numbers, and compressed payloads waiting for their turn.
+  uint64_t next_submit_seq_[3] = {0, 0, 0};
+  uint64_t next_enqueue_seq_[3] = {0, 0, 0};
+  std::map<uint64_t, std::function<void()>> in_order_[3];
   uint64_t compressing_bytes_ = 0;
   size_t compressing_jobs_ = 0;  // stop() waits for them
   bool stopping_ = false;

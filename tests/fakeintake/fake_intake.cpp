@@ -246,6 +246,22 @@ std::vector<Payload> PayloadStore::waitForPayloads(std::string_view route, size_
   return select(route, since, false);
 }
 
+std::vector<Payload> PayloadStore::take(std::string_view route) {
+  const std::string canonical = route.empty() ? std::string() : canonicalRoute(route);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Payload> out;
+  std::vector<Payload> keep;
+  for (Payload& p : payloads_) {
+    if (canonical.empty() || p.route == canonical) {
+      out.push_back(std::move(p));
+    } else {
+      keep.push_back(std::move(p));
+    }
+  }
+  payloads_ = std::move(keep);
+  return out;
+}
+
 uint64_t PayloadStore::lastSeq() const {
   std::lock_guard<std::mutex> lock(mu_);
   return seq_;

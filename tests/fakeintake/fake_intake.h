@@ -78,6 +78,9 @@ class PayloadStore {
   std::vector<Payload> waitForPayloads(std::string_view route, size_t n,
                                        std::chrono::milliseconds timeout, uint64_t since = 0) const;
   uint64_t lastSeq() const;
+  // Removes and returns the payloads of `route` (all routes when empty) recorded so far, in
+  // order: long runs read their payloads as they come without the store growing.
+  std::vector<Payload> take(std::string_view route = {});
 
   // Queues a fault for `path` (a route, or "*" for any request); faults for one path are
   // consumed in order.

@@ -28,8 +28,8 @@ using StreamId = uint32_t;
 
 // One log message on its way from a source to the intake.
 struct LogMessage {
-  std::string content;  // valid UTF-8, after the processing rules
-  std::string status;   // "emergency" ... "debug"; empty: detected by the encoder, else "info"
+  std::string content;       // valid UTF-8, after the processing rules
+  std::string status;        // "emergency" ... "debug"; empty: detected by the encoder, else "info"
   int64_t timestamp_ms = 0;  // when it was read (the Agent's ingestion time)
   std::shared_ptr<const LogOrigin> origin;
   StreamId stream = 0;

@@ -1,0 +1,1073 @@
+#include "collector/sources/logs/logs_source.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include "collector/sources/logs/path_glob.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "forwarder/endpoints.h"
+#include "forwarder/forwarder.h"
+
+namespace outpost::logs {
+namespace {
+
+constexpr size_t kPumpBudget = 2 << 20;   // bytes read per loop turn, over all files
+constexpr size_t kReadPerFile = 1 << 20;  // bytes per file per turn (fairness)
+constexpr size_t kOverflowPause = 20000;  // network inputs pause past this many waiting
+constexpr int64_t kHousekeepingMs = 200;
+constexpr int64_t kPollMs = 1000;  // EOF poll when inotify says nothing
+constexpr int64_t kExpireEveryMs = 300'000;
+constexpr uint64_t kRegistryCheckMs = 50;  // how soon acknowledged offsets reach the registry
+
+std::string dirOf(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+std::string baseOf(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+int64_t wallNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string modeName(StartPosition p) {
+  switch (p) {
+    case StartPosition::kBeginning:
+      return "beginning";
+    case StartPosition::kEnd:
+      return "end";
+    case StartPosition::kForceBeginning:
+      return "forceBeginning";
+    case StartPosition::kForceEnd:
+      return "forceEnd";
+  }
+  return "end";
+}
+
+std::string rotatedKey(const std::string& path, const FileIdentity& id) {
+  return fmt::format("file:{}#rotated:{}:{}", path, id.device, id.inode);
+}
+
+}  // namespace
+
+LogsSource::Options LogsSource::optionsFrom(const LoadedConfig& loaded,
+                                            std::vector<ConfigMessage>& errors) {
+  const Config& c = loaded.config;
+  Options o;
+  o.hostname = c.hostname;
+  o.global_tags = c.tags;
+  if (!c.env.empty()) {
+    o.global_tags.push_back(fmt::format("env:{}", c.env));
+  }
+  o.run_path = c.run_path;
+  std::vector<ConfigMessage> warnings;
+  o.sources = parseLogSources(loaded.confd, errors, warnings);
+  for (const auto& w : warnings) {
+    LOG_WARN("logs", "{}", w.format());
+  }
+  o.scan_period_ms = static_cast<int64_t>(c.logs_config.file_scan_period * 1000);
+  o.open_files_limit = static_cast<size_t>(c.logs_config.open_files_limit);
+  o.close_timeout_ms = c.logs_config.close_timeout * 1000;
+  o.max_message_size = static_cast<size_t>(c.logs_config.max_message_size_bytes);
+  o.batch_max_size = static_cast<size_t>(c.logs_config.batch_max_size);
+  o.batch_max_content_size = static_cast<size_t>(c.logs_config.batch_max_content_size);
+  o.batch_wait_ms = static_cast<int64_t>(c.logs_config.batch_wait * 1000);
+  o.auto_multi_line = c.logs_config.auto_multi_line_detection;
+  o.aggregation_timeout_ms = c.logs_config.aggregation_timeout;
+  o.frame_size = static_cast<size_t>(c.logs_config.frame_size);
+  return o;
+}
+
+LogsSource::LogsSource(uv_loop_t* loop, Telemetry& telemetry, Options options, Forwarder* forwarder)
+    : loop_(loop),
+      telemetry_(telemetry),
+      options_(std::move(options)),
+      forwarder_(forwarder),
+      registry_(options_.run_path + "/registry.json"),
+      lines_(telemetry.counter("outpost.logs.lines", {}, "log lines read (all sources)")),
+      bytes_(telemetry.counter("outpost.logs.bytes_read", {}, "bytes read from log files")),
+      dropped_by_rule_(telemetry.counter("outpost.logs.dropped", {"reason:rule"},
+                                         "log messages dropped by a processing rule")),
+      rotations_counter_(
+          telemetry.counter("outpost.logs.rotations", {}, "file rotations and truncations seen")),
+      local_dropped_(telemetry.counter("outpost.logs.local_dropped", {},
+                                       "messages not forwarded: local mode (no API key)")),
+      files_gauge_(telemetry.gauge("outpost.logs.files", {}, "log files being tailed")) {}
+
+LogsSource::~LogsSource() = default;
+
+int64_t LogsSource::nowMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::shared_ptr<const LogOrigin> LogsSource::originFor(const LogSourceConfig& c,
+                                                       const std::string& path) {
+  auto o = std::make_shared<LogOrigin>();
+  o->service = c.service;
+  o->source = c.source;
+  std::vector<std::string> tags = c.tags;
+  if (!c.sourcecategory.empty()) {
+    tags.push_back(fmt::format("sourcecategory:{}", c.sourcecategory));
+  }
+  if (!path.empty()) {
+    tags.push_back(fmt::format("filename:{}", baseOf(path)));
+    tags.push_back(fmt::format("dirname:{}", dirOf(path)));
+  }
+  tags.insert(tags.end(), options_.global_tags.begin(), options_.global_tags.end());
+  for (const auto& t : tags) {
+    if (t.empty()) {
+      continue;
+    }
+    if (!o->tags.empty()) {
+      o->tags.push_back(',');
+    }
+    o->tags += t;
+  }
+  return o;
+}
+
+void LogsSource::buildSources() {
+  for (const auto& c : options_.sources) {
+    std::vector<RuleConfig> rules = options_.global_rules;
+    rules.insert(rules.end(), c.rules.begin(), c.rules.end());
+    std::string error;
+    auto compiled = ProcessingRules::compile(rules, &error);
+    if (!compiled) {
+      errors_.push_back(error);
+      LOG_ERROR("logs", "{}:{}: {}", c.file, c.line, error);
+      continue;
+    }
+    FileSource fs;
+    fs.config = c;
+    fs.rules = std::make_shared<const ProcessingRules>(std::move(*compiled));
+    fs.tailer_options.encoding = c.encoding;
+    fs.tailer_options.max_message_size = options_.max_message_size;
+    if (auto p = fs.rules->multiLinePattern()) {
+      fs.tailer_options.multi_line_pattern = *p;
+    }
+    fs.tailer_options.auto_multi_line =
+        c.auto_multi_line_detection.value_or(options_.auto_multi_line);
+    fs.tailer_options.multi_line_timeout_ms = options_.aggregation_timeout_ms;
+    fs.tailer_options.close_timeout_ms = options_.close_timeout_ms;
+    file_sources_.push_back(std::move(fs));
+  }
+}
+
+bool LogsSource::start() {
+  std::string error;
+  std::error_code ec;
+  std::filesystem::create_directories(options_.run_path, ec);
+  if (!registry_.load(&error)) {
+    LOG_WARN("logs", "registry: {} (starting without saved offsets)", error);
+  }
+  LogBatcher::Options bo;
+  bo.max_entries = options_.batch_max_size;
+  bo.max_content_size = options_.batch_max_content_size;
+  bo.wait_ms = options_.batch_wait_ms;
+  bo.hostname = options_.hostname;
+  bo.agent_version = kDatadogAgentCompatVersion;
+  bo.max_inflight_bytes = options_.max_inflight_bytes;
+  LogBatcher::Submit submit;
+  if (forwarder_ != nullptr) {
+    submit = [this](Payload&& p, OnAck ack) {
+      return forwarder_->submit(std::move(p), std::move(ack));
+    };
+  } else {
+    LOG_INFO("logs", "local mode (no api_key): log lines are read and counted, not forwarded");
+    submit = [this](Payload&& p, OnAck ack) {
+      (void)p;
+      local_dropped_.inc();
+      if (ack) {
+        AckResult r;
+        r.delivered = true;
+        ack(r);
+      }
+      return Forwarder::SubmitResult::kAccepted;
+    };
+  }
+  batcher_ = std::make_unique<LogBatcher>(loop_, telemetry_, tracker_, bo, std::move(submit),
+                                          [this] { return nowMs(); });
+  batcher_->setOnWritable([this] {
+    if (drainOverflow()) {
+      schedulePump();
+    }
+  });
+  pump_timer_ = std::make_unique<Timer>(loop_, [this] {
+    pump_scheduled_ = false;
+    pump();
+  });
+  scan_timer_ = std::make_unique<Timer>(loop_, [this] { scanFiles(false); });
+  housekeeping_timer_ = std::make_unique<Timer>(loop_, [this] { housekeeping(); });
+  registry_timer_ = std::make_unique<Timer>(loop_, [this] { writeRegistry(); });
+  buildSources();
+  restoreRotated();
+  scanFiles(true);
+  startInputs();
+  scan_timer_->start(static_cast<uint64_t>(std::max<int64_t>(options_.scan_period_ms, 100)),
+                     static_cast<uint64_t>(std::max<int64_t>(options_.scan_period_ms, 100)));
+  housekeeping_timer_->start(kHousekeepingMs, kHousekeepingMs);
+  registry_timer_->start(kRegistryCheckMs, kRegistryCheckMs);
+  schedulePump();
+  LOG_INFO("logs",
+           "started: {} file source(s), {} file(s) tailed, {} network input(s), {} "
+           "journal(s)",
+           file_sources_.size(), tailed_.size(), network_inputs_.size(), journals_.size());
+  return true;
+}
+
+void LogsSource::startInputs() {
+  for (const auto& c : options_.sources) {
+    if (c.type == "tcp" || c.type == "udp") {
+      NetworkLogInput::Options no;
+      no.protocol =
+          c.type == "tcp" ? NetworkLogInput::Protocol::kTcp : NetworkLogInput::Protocol::kUdp;
+      no.bind_host = c.bind_host;
+      no.port = c.port;
+      no.frame_size = options_.frame_size;
+      no.name = fmt::format("{}:{}", c.type, c.port);
+      std::vector<RuleConfig> rules = options_.global_rules;
+      rules.insert(rules.end(), c.rules.begin(), c.rules.end());
+      std::string error;
+      auto compiled = ProcessingRules::compile(rules, &error);
+      if (!compiled) {
+        errors_.push_back(error);
+        continue;
+      }
+      auto shared_rules = std::make_shared<const ProcessingRules>(std::move(*compiled));
+      auto origin = originFor(c, "");
+      auto input = std::make_unique<NetworkLogInput>(
+          loop_, telemetry_, no,
+          [this, origin, shared_rules](std::string_view line, std::string_view) {
+            LogMessage m;
+            m.timestamp_ms = nowMs();
+            m.origin = origin;
+            m.content.assign(line);
+            if (!shared_rules->empty() && !shared_rules->apply(m.content, false)) {
+              dropped_by_rule_.inc();
+              return;
+            }
+            lines_.inc();
+            sink(std::move(m));
+          });
+      if (!input->start(&error)) {
+        errors_.push_back(error);
+        LOG_ERROR("logs", "{}:{}: {} input: {}", c.file, c.line, c.type, error);
+        continue;
+      }
+      network_inputs_.push_back(std::move(input));
+    } else if (c.type == "journald") {
+      auto j = std::make_unique<Journal>();
+      std::vector<RuleConfig> rules = options_.global_rules;
+      rules.insert(rules.end(), c.rules.begin(), c.rules.end());
+      std::string error;
+      auto compiled = ProcessingRules::compile(rules, &error);
+      if (!compiled) {
+        errors_.push_back(error);
+        continue;
+      }
+      j->rules = std::make_shared<const ProcessingRules>(std::move(*compiled));
+      j->origin = originFor(c, "");
+      j->key = fmt::format("journald:{}", c.path.empty() ? "default" : c.path);
+      JournaldInput::Options jo;
+      jo.path = c.path;
+      jo.include_units = c.include_units;
+      jo.exclude_units = c.exclude_units;
+      const RegistryEntry* saved = registry_.find(j->key);
+      const bool force = c.start_position == StartPosition::kForceBeginning ||
+                         c.start_position == StartPosition::kForceEnd;
+      if (saved != nullptr && !saved->cursor.empty() && !force) {
+        jo.cursor = saved->cursor;
+        j->committed_cursor = saved->cursor;
+      }
+      jo.start_at_beginning = c.start_position == StartPosition::kBeginning ||
+                              c.start_position == StartPosition::kForceBeginning;
+      j->stream = tracker_.open(j->key, 0);
+      Journal* jp = j.get();
+      j->input = std::make_unique<JournaldInput>(
+          loop_, telemetry_, jo, [this, jp](JournaldInput::Entry&& e) {
+            if (!overflow_.empty() || stopping_) {
+              return false;  // push back: re-delivered after resume()
+            }
+            LogMessage m;
+            m.timestamp_ms = e.timestamp_us > 0 ? e.timestamp_us / 1000 : nowMs();
+            m.origin = jp->origin;
+            m.status = e.status;
+            m.content = std::move(e.message);
+            m.stream = jp->stream;
+            m.end_offset = ++jp->seq;
+            jp->cursors.emplace_back(jp->seq, std::move(e.cursor));
+            lines_.inc();
+            if (!jp->rules->empty() && !jp->rules->apply(m.content, false)) {
+              dropped_by_rule_.inc();
+              m.content.clear();
+              m.marker_only = true;
+            }
+            sink(std::move(m));
+            return true;
+          });
+      if (!j->input->start(&error)) {
+        errors_.push_back(error);
+        LOG_ERROR("logs", "{}:{}: journald input: {}", c.file, c.line, error);
+        continue;
+      }
+      journals_.push_back(std::move(j));
+    }
+  }
+}
+
+// Entries of files renamed by a rotation that we had not finished: find each by its identity
+// among the siblings of its old path and finish it from the saved offset.
+void LogsSource::restoreRotated() {
+  std::vector<std::pair<std::string, RegistryEntry>> rotated;
+  registry_.forEach([&](const std::string& key, const RegistryEntry& e) {
+    if (key.starts_with("file:") && key.find("#rotated:") != std::string::npos &&
+        e.identity.has_value()) {
+      rotated.emplace_back(key, e);
+    }
+  });
+  for (const auto& [key, e] : rotated) {
+    size_t source = file_sources_.size();
+    for (size_t i = 0; i < file_sources_.size(); ++i) {
+      if (file_sources_[i].config.type == "file" &&
+          ::fnmatch(file_sources_[i].config.path.c_str(), e.path.c_str(), FNM_PATHNAME) == 0) {
+        source = i;
+        break;
+      }
+    }
+    std::string found;
+    if (source < file_sources_.size() &&
+        findCopy(e.path, *e.identity, e.offset, &found) != nullptr) {
+      const int fd = ::open(found.c_str(), O_RDONLY | O_CLOEXEC);
+      FileIdentity id;
+      std::string error;
+      if (fd >= 0 && identify(fd, &id, &error)) {
+        LOG_INFO("logs", "finishing {} (rotated while stopped) from offset {}", found, e.offset);
+        openTailer(found, fd, id, e.offset, source, rotatedKey(e.path, id), true);
+        continue;
+      }
+      if (fd >= 0) {
+        ::close(fd);
+      }
+    }
+    registry_.erase(key);
+  }
+}
+
+// A file whose first bytes are the ones `id` fingerprinted and at least min_size long: the
+// path itself (renamed in place is not a copy), or a rotated sibling (renamed or copied).
+const std::string* LogsSource::findCopy(const std::string& path, const FileIdentity& id,
+                                        uint64_t min_size, std::string* out,
+                                        int64_t copied_after_ns) {
+  for (const auto& candidate : rotatedSiblings(path)) {
+    if (candidate.compressed) {
+      continue;
+    }
+    const int fd = ::open(candidate.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      continue;
+    }
+    FileIdentity cid;
+    std::string error;
+    struct stat st {};
+    const bool ok = identify(fd, &cid, &error) && ::fstat(fd, &st) == 0;
+    const bool prefix = ok && samePrefix(fd, id);
+    ::close(fd);
+    if (!ok || static_cast<uint64_t>(st.st_size) < min_size) {
+      continue;
+    }
+    if (isTailed(cid)) {
+      continue;  // a rotation we saw happen
+    }
+    const bool same_inode = cid.device == id.device && cid.inode == id.inode;
+    // Renamed: the same inode (and the same first bytes when we had any); copied: the same
+    // first bytes under another inode. A file we had not fingerprinted yet (it was empty when
+    // we looked) can only be recognised as the newest copy written since we opened it.
+    const bool fresh_copy = id.fingerprint_len == 0 && copied_after_ns > 0 &&
+                            candidate.mtime_ns >= copied_after_ns && min_size > 0;
+    if ((same_inode && (id.fingerprint_len == 0 || prefix)) || prefix || fresh_copy) {
+      *out = candidate.path;
+      return out;
+    }
+  }
+  return nullptr;
+}
+
+// A file opened empty (nothing fingerprinted) that now has data: if it was copied and truncated
+// before we read it (copytruncate with the writer ahead of us), the copy is a rotated sibling
+// written since we opened the file. Such copies are read first, oldest first.
+void LogsSource::adoptMissedCopies(Tailed& t) {
+  if (!t.tailer || t.draining || t.tailer->identity().fingerprint_len != 0 ||
+      t.tailer->fileSize() == 0) {
+    return;
+  }
+  auto siblings = rotatedSiblings(t.tailer->path());
+  std::sort(siblings.begin(), siblings.end(),
+            [](const auto& a, const auto& b) { return a.mtime_ns < b.mtime_ns; });
+  for (const auto& c : siblings) {
+    if (c.compressed || c.mtime_ns < t.opened_ns) {
+      continue;
+    }
+    const int cfd = ::open(c.path.c_str(), O_RDONLY | O_CLOEXEC);
+    FileIdentity cid;
+    std::string error;
+    struct stat st {};
+    if (cfd < 0 || !identify(cfd, &cid, &error) || ::fstat(cfd, &st) != 0 || st.st_size == 0 ||
+        isTailed(cid)) {
+      if (cfd >= 0) {
+        ::close(cfd);
+      }
+      continue;
+    }
+    LOG_INFO("logs", "{}: {} was copied and truncated before it was read; reading the copy first",
+             t.tailer->path(), c.path);
+    ++rotations_;
+    rotations_counter_.inc();
+    Tailed* copy =
+        openTailer(c.path, cfd, cid, 0, t.source, rotatedKey(t.tailer->path(), cid), true);
+    copy->waits_for = t.waits_for;
+    t.waits_for = copy;
+  }
+}
+
+bool LogsSource::isTailed(const FileIdentity& id) const {
+  for (const auto& t : tailed_) {
+    if (t->tailer && t->tailer->identity().device == id.device &&
+        t->tailer->identity().inode == id.inode) {
+      return true;
+    }
+  }
+  return false;
+}
+
+LogsSource::Tailed* LogsSource::openTailer(const std::string& path, int fd, const FileIdentity& id,
+                                           uint64_t offset, size_t source, std::string key,
+                                           bool draining) {
+  auto t = std::make_unique<Tailed>();
+  const StreamId stream = tracker_.open(key, offset);
+  t->tailer = std::make_unique<FileTailer>(
+      path, fd, id, offset, stream, originFor(file_sources_[source].config, path),
+      file_sources_[source].rules, file_sources_[source].tailer_options);
+  t->source = source;
+  t->key = std::move(key);
+  t->draining = draining;
+  t->opened_ns = wallNs();
+  watchDirectory(dirOf(path));
+  tailed_.push_back(std::move(t));
+  files_gauge_.set(static_cast<int64_t>(tailed_.size()));
+  return tailed_.back().get();
+}
+
+LogsSource::Tailed* LogsSource::openFile(const std::string& path, size_t source, bool startup) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    errors_.push_back(fmt::format("open {}: {}", path, std::strerror(errno)));
+    return nullptr;
+  }
+  FileIdentity id;
+  std::string error;
+  struct stat st {};
+  if (!identify(fd, &id, &error) || ::fstat(fd, &st) != 0) {
+    ::close(fd);
+    errors_.push_back(fmt::format("{}: {}", path, error));
+    return nullptr;
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  const StartPosition mode = file_sources_[source].config.start_position;
+  const std::string key = fmt::format("file:{}", path);
+  uint64_t offset = 0;
+  const RegistryEntry* saved = registry_.find(key);
+  if (mode == StartPosition::kForceBeginning) {
+    offset = 0;
+  } else if (mode == StartPosition::kForceEnd) {
+    offset = size;
+  } else if (saved != nullptr) {
+    if (!saved->identity.has_value()) {
+      offset = saved->offset <= size ? saved->offset : 0;  // an Agent registry: path only
+    } else if (sameFile(fd, *saved->identity)) {
+      offset = saved->offset <= size ? saved->offset : 0;
+    } else {
+      // Rotated while we were stopped: finish the old file first (found by its identity),
+      // then this one from its beginning.
+      std::string found;
+      if (findCopy(path, *saved->identity, saved->offset, &found) != nullptr) {
+        const int old_fd = ::open(found.c_str(), O_RDONLY | O_CLOEXEC);
+        FileIdentity old_id;
+        if (old_fd >= 0 && identify(old_fd, &old_id, &error)) {
+          LOG_INFO("logs", "{} was rotated while stopped: finishing {} from offset {}", path, found,
+                   saved->offset);
+          Tailed* old = openTailer(found, old_fd, old_id, saved->offset, source,
+                                   rotatedKey(path, old_id), true);
+          Tailed* fresh = openTailer(path, fd, id, 0, source, key, false);
+          fresh->waits_for = old;
+          ++rotations_;
+          rotations_counter_.inc();
+          return fresh;
+        }
+        if (old_fd >= 0) {
+          ::close(old_fd);
+        }
+      }
+      offset = 0;
+    }
+  } else if (startup && (mode == StartPosition::kEnd)) {
+    offset = size;
+  } else {
+    offset = 0;  // beginning, or a file that appeared after the start
+  }
+  return openTailer(path, fd, id, offset, source, key, false);
+}
+
+void LogsSource::scanFiles(bool startup) {
+  if (stopping_) {
+    return;
+  }
+  struct Candidate {
+    std::string path;
+    int64_t mtime_ns;
+    size_t source;
+  };
+  std::vector<Candidate> candidates;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < file_sources_.size(); ++i) {
+    const auto& c = file_sources_[i].config;
+    if (c.type != "file") {
+      continue;
+    }
+    bool truncated = false;
+    std::string error;
+    auto matches = expandGlob(c.path, c.exclude_paths, 100'000, &truncated, &error);
+    if (!error.empty()) {
+      LOG_WARN("logs", "{}:{}: path {}: {}", c.file, c.line, c.path, error);
+    }
+    for (auto& m : matches) {
+      if (seen.insert(m.path).second) {
+        candidates.push_back(Candidate{std::move(m.path), m.mtime_ns, i});
+      }
+    }
+  }
+  // Over the limit: the most recently modified files win.
+  not_tailed_.clear();
+  if (candidates.size() > options_.open_files_limit) {
+    std::sort(candidates.begin(), candidates.end(),
+              [](const Candidate& a, const Candidate& b) { return a.mtime_ns > b.mtime_ns; });
+    for (size_t i = options_.open_files_limit; i < candidates.size(); ++i) {
+      not_tailed_.push_back(candidates[i].path);
+    }
+    candidates.resize(options_.open_files_limit);
+  }
+  std::set<std::string> wanted;
+  for (const auto& c : candidates) {
+    wanted.insert(c.path);
+  }
+  // Active tailers: rotation checks; files gone from the set are finished or closed.
+  for (size_t i = 0, n = tailed_.size(); i < n; ++i) {
+    const auto& t = tailed_[i];
+    if (!t->tailer || t->draining) {
+      continue;
+    }
+    checkRotation(*t);
+    if (!t->draining && wanted.count(t->tailer->path()) == 0) {
+      struct stat st {};
+      if (::stat(t->tailer->path().c_str(), &st) != 0) {
+        t->draining = true;  // deleted: finish what it holds
+      } else {
+        closeTailer(*t);  // pushed out by open_files_limit: the registry keeps its offset
+      }
+    }
+  }
+  std::erase_if(tailed_, [](const std::unique_ptr<Tailed>& t) { return !t->tailer; });
+  std::set<std::string> active;
+  for (const auto& t : tailed_) {
+    if (!t->draining) {
+      active.insert(t->tailer->path());
+    }
+  }
+  for (const auto& c : candidates) {
+    if (active.count(c.path) == 0) {
+      openFile(c.path, c.source, startup);
+    }
+  }
+  files_gauge_.set(static_cast<int64_t>(tailed_.size()));
+  schedulePump();
+}
+
+void LogsSource::checkRotation(Tailed& t) {
+  FileTailer& ft = *t.tailer;
+  struct stat st {};
+  if (::stat(ft.path().c_str(), &st) != 0) {
+    return;  // deleted: the scan decides
+  }
+  const FileIdentity& id = ft.identity();
+  if (static_cast<uint64_t>(st.st_dev) != id.device ||
+      static_cast<uint64_t>(st.st_ino) != id.inode) {
+    // Renamed away and a new file created at the path: finish the old one from its
+    // descriptor, then follow the new one from its beginning.
+    ++rotations_;
+    rotations_counter_.inc();
+    const std::string path = ft.path();
+    t.draining = true;
+    t.eof_seen = false;
+    const std::string old_key = t.key;
+    t.key = rotatedKey(path, id);
+    registry_.erase(old_key);
+    // Rotations that happened before we looked (the writer far ahead): rotated siblings
+    // written after the old file's last write hold lines we never read; they come next.
+    Tailed* previous = &t;
+    struct stat old_st {};
+    if (::fstat(ft.fd(), &old_st) == 0) {
+      const int64_t old_mtime =
+          static_cast<int64_t>(old_st.st_mtim.tv_sec) * 1'000'000'000 + old_st.st_mtim.tv_nsec;
+      auto siblings = rotatedSiblings(path);
+      std::sort(siblings.begin(), siblings.end(),
+                [](const auto& a, const auto& b) { return a.mtime_ns < b.mtime_ns; });
+      for (const auto& c : siblings) {
+        if (c.compressed || c.mtime_ns <= old_mtime) {
+          continue;
+        }
+        const int cfd = ::open(c.path.c_str(), O_RDONLY | O_CLOEXEC);
+        FileIdentity cid;
+        std::string error;
+        if (cfd < 0 || !identify(cfd, &cid, &error) ||
+            (cid.device == id.device && cid.inode == id.inode) || isTailed(cid)) {
+          if (cfd >= 0) {
+            ::close(cfd);
+          }
+          continue;
+        }
+        LOG_INFO("logs", "{}: {} was rotated before it was read; reading it next", path, c.path);
+        Tailed* missed = openTailer(c.path, cfd, cid, 0, t.source, rotatedKey(path, cid), true);
+        missed->waits_for = previous;
+        previous = missed;
+      }
+    }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    FileIdentity nid;
+    std::string error;
+    if (fd >= 0 && identify(fd, &nid, &error)) {
+      Tailed* fresh = openTailer(path, fd, nid, 0, t.source, fmt::format("file:{}", path), false);
+      fresh->waits_for = previous;
+    } else if (fd >= 0) {
+      ::close(fd);
+    }
+    return;
+  }
+  if (ft.wasTruncated()) {
+    // copytruncate: what we had not read yet is in the copy; finish it there, then start this
+    // file again at 0 under a new stream (offsets restart).
+    ++rotations_;
+    rotations_counter_.inc();
+    std::string found;
+    const uint64_t resume = ft.emittedOffset();
+    if (findCopy(ft.path(), id, std::max<uint64_t>(resume, 1), &found, t.opened_ns) != nullptr) {
+      const int fd = ::open(found.c_str(), O_RDONLY | O_CLOEXEC);
+      FileIdentity cid;
+      std::string error;
+      if (fd >= 0 && identify(fd, &cid, &error)) {
+        Tailed* copy =
+            openTailer(found, fd, cid, resume, t.source, rotatedKey(ft.path(), cid), true);
+        // The copy comes after whatever this file was waiting for, and before the rest of it.
+        copy->waits_for = t.waits_for;
+        t.waits_for = copy;
+      } else if (fd >= 0) {
+        ::close(fd);
+      }
+    }
+    // The old stream's batches still resolve; the file starts over as a new stream.
+    closing_.push_back(Closing{ft.stream(), tracker_.key(ft.stream()), "", resume});
+    tracker_.close(ft.stream());
+    const std::string path = ft.path();
+    const int fd = ::dup(ft.fd());
+    FileIdentity nid;
+    std::string error;
+    const size_t source = t.source;
+    Tailed* waits = t.waits_for;
+    const std::string key = t.key;
+    t.tailer.reset();
+    if (fd >= 0 && identify(fd, &nid, &error)) {
+      const StreamId stream = tracker_.open(key, 0);
+      t.tailer = std::make_unique<FileTailer>(
+          path, fd, nid, 0, stream, originFor(file_sources_[source].config, path),
+          file_sources_[source].rules, file_sources_[source].tailer_options);
+      t.waits_for = waits;
+      t.opened_ns = wallNs();
+    } else if (fd >= 0) {
+      ::close(fd);
+    }
+    return;
+  }
+  ft.refreshIdentity();
+}
+
+void LogsSource::closeTailer(Tailed& t) {
+  if (!t.tailer) {
+    return;
+  }
+  closing_.push_back(Closing{t.tailer->stream(), tracker_.key(t.tailer->stream()),
+                             t.draining ? t.key : "", t.tailer->emittedOffset()});
+  tracker_.close(t.tailer->stream());
+  for (auto& other : tailed_) {
+    if (other->waits_for == &t) {
+      other->waits_for = nullptr;
+    }
+  }
+  t.tailer.reset();
+}
+
+bool LogsSource::writable() const {
+  return overflow_.empty() && !stopping_;
+}
+
+void LogsSource::sink(LogMessage&& m) {
+  if (m.marker_only) {
+    dropped_by_rule_.inc();
+  }
+  if (!overflow_.empty() || !batcher_->push(std::move(m))) {
+    overflow_.push_back(std::move(m));
+    if (!inputs_paused_ && overflow_.size() > kOverflowPause) {
+      inputs_paused_ = true;
+      for (auto& in : network_inputs_) {
+        in->pause();
+      }
+    }
+  }
+}
+
+// Hands waiting messages to the batcher; true when everything went.
+bool LogsSource::drainOverflow() {
+  while (!overflow_.empty()) {
+    if (!batcher_->push(std::move(overflow_.front()))) {
+      return false;
+    }
+    overflow_.pop_front();
+  }
+  if (inputs_paused_) {
+    inputs_paused_ = false;
+    for (auto& in : network_inputs_) {
+      in->resume();
+    }
+  }
+  for (auto& j : journals_) {
+    j->input->resume();
+  }
+  return true;
+}
+
+void LogsSource::schedulePump() {
+  if (!pump_scheduled_ && pump_timer_ && !stopping_) {
+    pump_scheduled_ = true;
+    pump_timer_->start(0);
+  }
+}
+
+void LogsSource::pump() {
+  if (stopping_ || !drainOverflow()) {
+    return;
+  }
+  const int64_t now = nowMs();
+  size_t budget = kPumpBudget;
+  bool more = false;
+  const FileTailer::Sink sink_fn = [this](LogMessage&& m) { sink(std::move(m)); };
+  for (size_t i = 0, n = tailed_.size(); i < n; ++i) {
+    Tailed& t = *tailed_[i];
+    if (t.tailer && t.waits_for == nullptr) {
+      adoptMissedCopies(t);  // may make it wait for a copy
+    }
+    if (!t.tailer || t.waits_for != nullptr) {
+      continue;
+    }
+    if (!overflow_.empty()) {
+      break;  // the batcher pushes back: its writable callback schedules the next turn
+    }
+    if (budget == 0) {
+      more = true;
+      break;
+    }
+    const uint64_t before_lines = t.tailer->stats().lines;
+    const uint64_t before_bytes = t.tailer->stats().bytes_read;
+    const size_t want = std::min(budget, kReadPerFile);
+    const auto r = t.tailer->readSome(want, now, sink_fn);
+    const uint64_t read = t.tailer->stats().bytes_read - before_bytes;
+    lines_.inc(t.tailer->stats().lines - before_lines);
+    bytes_.inc(read);
+    budget -= std::min<size_t>(budget, read);
+    if (r == FileTailer::ReadResult::kData && read >= want) {
+      more = true;  // it may have more
+    } else if (t.draining) {
+      t.eof_seen = true;  // at its end (for now)
+    }
+  }
+  // Finished predecessors release the files that wait for them.
+  for (auto& t : tailed_) {
+    if (t->waits_for != nullptr && t->waits_for->eof_seen) {
+      t->waits_for = nullptr;
+      more = true;
+    }
+  }
+  if (more) {
+    schedulePump();
+  }
+}
+
+void LogsSource::housekeeping() {
+  if (stopping_) {
+    return;
+  }
+  const int64_t now = nowMs();
+  const FileTailer::Sink sink_fn = [this](LogMessage&& m) { sink(std::move(m)); };
+  bool poll = false;
+  if (now - last_poll_ms_ >= kPollMs) {
+    last_poll_ms_ = now;
+    poll = true;
+  }
+  for (size_t i = 0, n = tailed_.size(); i < n; ++i) {
+    const auto& t = tailed_[i];
+    if (!t->tailer) {
+      continue;
+    }
+    t->tailer->flushIdle(now, sink_fn);
+    // A drained file with nothing new for close_timeout (or whose successor took over and
+    // which reached its end) is finished.
+    if (t->draining && t->eof_seen && now - t->tailer->lastDataMs() >= options_.close_timeout_ms) {
+      t->tailer->flushAll(sink_fn);
+      closeTailer(*t);
+    }
+  }
+  std::erase_if(tailed_, [](const std::unique_ptr<Tailed>& t) { return !t->tailer; });
+  files_gauge_.set(static_cast<int64_t>(tailed_.size()));
+  if (poll) {
+    // Without inotify (or when it overflowed) this is how new data and rotations are seen.
+    for (size_t i = 0, n = tailed_.size(); i < n; ++i) {
+      Tailed& t = *tailed_[i];
+      if (!t.draining && t.tailer) {
+        checkRotation(t);
+      }
+    }
+    schedulePump();
+  }
+}
+
+void LogsSource::watchDirectory(const std::string& dir) {
+  if (watchers_.count(dir) != 0) {
+    return;
+  }
+  auto w = std::make_unique<FsWatcher>(
+      loop_, [this, dir](const char* name, int events) { onFsEvent(dir, name, events); });
+  std::string error;
+  if (!w->start(dir, &error)) {
+    LOG_DEBUG("logs", "cannot watch {}: {} (polling instead)", dir, error);
+    watchers_[dir] = nullptr;
+    return;
+  }
+  watchers_[dir] = std::move(w);
+}
+
+void LogsSource::onFsEvent(const std::string& dir, const char* name, int events) {
+  if (stopping_) {
+    return;
+  }
+  if ((events & UV_RENAME) != 0) {
+    // Created, renamed or deleted: rotation checks for the file of that name now.
+    const std::string path = fmt::format("{}/{}", dir == "/" ? "" : dir, name);
+    for (size_t i = 0, n = tailed_.size(); i < n; ++i) {
+      Tailed& t = *tailed_[i];
+      if (t.tailer && !t.draining && t.tailer->path() == path) {
+        checkRotation(t);
+      }
+    }
+  } else {
+    const std::string path = fmt::format("{}/{}", dir == "/" ? "" : dir, name);
+    for (size_t i = 0, n = tailed_.size(); i < n; ++i) {
+      Tailed& t = *tailed_[i];
+      if (t.tailer && !t.draining && t.tailer->path() == path) {
+        if (t.tailer->wasTruncated()) {
+          checkRotation(t);
+        } else {
+          adoptMissedCopies(t);
+          t.tailer->refreshIdentity();  // cheap until 1 KiB is fingerprinted
+        }
+        break;
+      }
+    }
+  }
+  schedulePump();
+}
+
+void LogsSource::writeRegistry() {
+  const int64_t now_ns = wallNs();
+  for (auto& t : tailed_) {
+    if (!t->tailer) {
+      continue;
+    }
+    RegistryEntry e;
+    e.offset = tracker_.committed(t->tailer->stream());
+    e.tailing_mode = modeName(file_sources_[t->source].config.start_position);
+    e.last_updated_ns = now_ns;
+    e.ingestion_ns = now_ns;
+    e.identity = t->tailer->identity();
+    e.path = t->tailer->path();
+    const RegistryEntry* old = registry_.find(t->key);
+    if (old == nullptr || old->offset != e.offset || old->identity != e.identity) {
+      registry_.set(t->key, std::move(e));
+    }
+  }
+  // Closed streams: once everything they sent is resolved (or the tracker forgot them), a
+  // finished rotated file's entry goes.
+  std::erase_if(closing_, [&](const Closing& c) {
+    const bool known = tracker_.key(c.stream) == c.tracker_key;
+    if (known && tracker_.committed(c.stream) < c.final_offset) {
+      return false;
+    }
+    if (!c.key.empty()) {
+      registry_.erase(c.key);
+    }
+    return true;
+  });
+  tracker_.drainChanges([](const std::string&, uint64_t) {});  // lets closed streams go
+  for (auto& j : journals_) {
+    const uint64_t seq = tracker_.committed(j->stream);
+    while (!j->cursors.empty() && j->cursors.front().first <= seq) {
+      j->committed_cursor = std::move(j->cursors.front().second);
+      j->cursors.pop_front();
+    }
+    if (!j->committed_cursor.empty()) {
+      const RegistryEntry* old = registry_.find(j->key);
+      if (old == nullptr || old->cursor != j->committed_cursor) {
+        RegistryEntry e;
+        e.cursor = j->committed_cursor;
+        e.last_updated_ns = now_ns;
+        e.ingestion_ns = now_ns;
+        e.tailing_mode = "end";
+        registry_.set(j->key, std::move(e));
+      }
+    }
+  }
+  const int64_t now = nowMs();
+  if (now - last_expire_ms_ >= kExpireEveryMs) {
+    last_expire_ms_ = now;
+    std::set<std::string> in_use;
+    for (const auto& t : tailed_) {
+      in_use.insert(t->key);
+    }
+    registry_.expire(now_ns, options_.registry_ttl_s,
+                     [&](const std::string& key) { return in_use.count(key) != 0; });
+  }
+  if (registry_.dirty()) {
+    // Written as soon as offsets move (a killed process re-sends little), synced to disk at
+    // most every registry_flush_ms and at stop.
+    const bool durable = stopping_ || now - last_durable_ms_ >= options_.registry_flush_ms;
+    std::string error;
+    if (!registry_.save(&error, durable)) {
+      if (now - last_registry_error_ms_ >= 60'000) {
+        last_registry_error_ms_ = now;
+        LOG_WARN("logs", "registry: {}", error);
+      }
+    } else if (durable) {
+      last_durable_ms_ = now;
+    }
+  }
+}
+
+void LogsSource::scanNow() {
+  scanFiles(false);
+}
+
+void LogsSource::flushRegistryNow() {
+  writeRegistry();
+}
+
+void LogsSource::stop(std::function<void()> done) {
+  stopping_ = true;
+  stop_done_ = std::move(done);
+  if (scan_timer_) {
+    scan_timer_->stop();
+    housekeeping_timer_->stop();
+    pump_timer_->stop();
+  }
+  watchers_.clear();
+  for (auto& j : journals_) {
+    j->input->stop();
+  }
+  size_t pending_inputs = network_inputs_.size();
+  auto after_inputs = [this] {
+    if (batcher_) {
+      batcher_->stop();  // cuts and submits the open batch
+    }
+    // Wait (bounded) for the acknowledgements so their offsets reach the registry.
+    stop_waited_ms_ = 0;
+    stop_timer_ = std::make_unique<Timer>(loop_, [this] {
+      stop_waited_ms_ += 50;
+      if ((batcher_ && !batcher_->idle()) && stop_waited_ms_ < options_.stop_wait_ms) {
+        return;
+      }
+      stop_timer_->stop();
+      finishStop();
+    });
+    stop_timer_->start(0, 50);
+  };
+  if (pending_inputs == 0) {
+    after_inputs();
+    return;
+  }
+  auto remaining = std::make_shared<size_t>(pending_inputs);
+  for (auto& in : network_inputs_) {
+    in->stop([remaining, after_inputs] {
+      if (--*remaining == 0) {
+        after_inputs();
+      }
+    });
+  }
+}
+
+void LogsSource::finishStop() {
+  writeRegistry();
+  if (registry_timer_) {
+    registry_timer_->stop();
+  }
+  LOG_INFO("logs", "stopped; registry saved with {} entr{}", registry_.size(),
+           registry_.size() == 1 ? "y" : "ies");
+  if (stop_done_) {
+    auto done = std::move(stop_done_);
+    done();
+  }
+}
+
+LogsSource::Status LogsSource::status() const {
+  Status s;
+  for (const auto& t : tailed_) {
+    if (!t->tailer) {
+      continue;
+    }
+    FileStatus f;
+    f.path = t->tailer->path();
+    f.source = file_sources_[t->source].config.integration;
+    f.draining = t->draining;
+    f.offset_read = t->tailer->readOffset();
+    f.offset_committed = tracker_.committed(t->tailer->stream());
+    f.size = t->tailer->fileSize();
+    f.stats = t->tailer->stats();
+    s.files.push_back(std::move(f));
+  }
+  s.not_tailed = not_tailed_;
+  s.errors = errors_;
+  s.rotations = rotations_;
+  return s;
+}
+
+}  // namespace outpost::logs

@@ -1,0 +1,188 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "collector/sources/logs/batcher.h"
+#include "collector/sources/logs/file_tailer.h"
+#include "collector/sources/logs/journald_input.h"
+#include "collector/sources/logs/network_input.h"
+#include "collector/sources/logs/offset_tracker.h"
+#include "collector/sources/logs/registry.h"
+#include "collector/sources/logs/source_config.h"
+#include "core/component.h"
+#include "core/config.h"
+#include "core/loop.h"
+#include "core/telemetry.h"
+
+namespace outpost {
+class Forwarder;
+}
+
+namespace outpost::logs {
+
+// The logs pipeline of the daemon, end to end:
+//   file tailers (globs, rotation, registry offsets) / tcp / udp / journald
+//     → decoder, multi-line, processing rules → LogBatcher → Forwarder (or local: counted)
+//     → acknowledgements → OffsetTracker → Registry (run_path/registry.json, every second)
+// Reading stops while the batcher pushes back, so nothing is read faster than it is delivered.
+// Loop thread only.
+class LogsSource : public Component {
+ public:
+  struct Options {
+    std::string hostname;
+    std::vector<std::string> global_tags;  // tags + env:
+    std::string run_path;
+    std::vector<LogSourceConfig> sources;
+    std::vector<RuleConfig> global_rules;
+    int64_t scan_period_ms = 10000;
+    size_t open_files_limit = 500;
+    int64_t close_timeout_ms = 60000;
+    size_t max_message_size = 256000;
+    bool auto_multi_line = false;
+    int64_t aggregation_timeout_ms = 1000;
+    size_t frame_size = 9000;
+    size_t batch_max_size = 1000;
+    size_t batch_max_content_size = 5'000'000;
+    int64_t batch_wait_ms = 5000;
+    uint64_t max_inflight_bytes = 32ull << 20;
+    int64_t registry_flush_ms = 1000;
+    int64_t registry_ttl_s = 23 * 3600;
+    int64_t stop_wait_ms = 3000;  // at stop, how long acknowledgements are awaited
+  };
+  // The options from a loaded configuration; log sources that do not validate become errors.
+  static Options optionsFrom(const LoadedConfig& config, std::vector<ConfigMessage>& errors);
+
+  LogsSource(uv_loop_t* loop, Telemetry& telemetry, Options options, Forwarder* forwarder);
+  ~LogsSource() override;
+
+  std::string_view name() const override { return "logs"; }
+  bool start() override;
+  void stop(std::function<void()> done) override;
+
+  struct FileStatus {
+    std::string path;
+    std::string source;  // the conf.d integration
+    bool draining = false;
+    uint64_t offset_read = 0;
+    uint64_t offset_committed = 0;
+    uint64_t size = 0;
+    TailerStats stats;
+  };
+  struct Status {
+    std::vector<FileStatus> files;
+    std::vector<std::string> not_tailed;  // over open_files_limit
+    std::vector<std::string> errors;
+    uint64_t rotations = 0;
+  };
+  Status status() const;
+
+  // Test hooks: run a scan / write the registry now.
+  void scanNow();
+  void flushRegistryNow();
+
+ private:
+  struct FileSource {
+    LogSourceConfig config;
+    std::shared_ptr<const ProcessingRules> rules;
+    FileTailer::Options tailer_options;
+  };
+  struct Tailed {
+    std::unique_ptr<FileTailer> tailer;
+    size_t source = 0;
+    std::string key;              // registry key
+    bool draining = false;        // rotated away or deleted: finish and close
+    bool eof_seen = false;        // reached the end at least once since it started draining
+    Tailed* waits_for = nullptr;  // the rotated predecessor to finish first
+    int64_t opened_ns = 0;        // wall clock when the file was opened
+  };
+  struct Closing {
+    StreamId stream;
+    std::string tracker_key;  // the stream's key in the tracker (to notice it was forgotten)
+    std::string key;          // registry entry to erase when done (empty: none)
+    uint64_t final_offset;
+  };
+
+  void buildSources();
+  void restoreRotated();
+  void scanFiles(bool startup);
+  Tailed* openFile(const std::string& path, size_t source, bool startup);
+  Tailed* openTailer(const std::string& path, int fd, const FileIdentity& id, uint64_t offset,
+                     size_t source, std::string key, bool draining);
+  void checkRotation(Tailed& t);
+  // copied_after_ns > 0: a file not fingerprinted yet may match the newest copy written since.
+  const std::string* findCopy(const std::string& path, const FileIdentity& id, uint64_t min_size,
+                              std::string* out, int64_t copied_after_ns = 0);
+  void closeTailer(Tailed& t);
+  bool isTailed(const FileIdentity& id) const;
+  void adoptMissedCopies(Tailed& t);
+  void pump();
+  void schedulePump();
+  void housekeeping();
+  void sink(LogMessage&& m);
+  bool drainOverflow();
+  bool writable() const;
+  void writeRegistry();
+  void watchDirectory(const std::string& dir);
+  void onFsEvent(const std::string& dir, const char* name, int events);
+  std::shared_ptr<const LogOrigin> originFor(const LogSourceConfig& c, const std::string& path);
+  void startInputs();
+  int64_t nowMs() const;
+  void finishStop();
+
+  uv_loop_t* loop_;
+  Telemetry& telemetry_;
+  Options options_;
+  Forwarder* forwarder_;
+  Registry registry_;
+  OffsetTracker tracker_;
+  std::unique_ptr<LogBatcher> batcher_;
+  std::vector<FileSource> file_sources_;
+  std::vector<std::unique_ptr<Tailed>> tailed_;
+  std::vector<Closing> closing_;
+  std::map<std::string, std::unique_ptr<FsWatcher>> watchers_;  // by directory
+  std::vector<std::unique_ptr<NetworkLogInput>> network_inputs_;
+  struct Journal {
+    std::unique_ptr<JournaldInput> input;
+    std::shared_ptr<const LogOrigin> origin;
+    std::shared_ptr<const ProcessingRules> rules;
+    StreamId stream = 0;
+    std::string key;
+    uint64_t seq = 0;
+    std::deque<std::pair<uint64_t, std::string>> cursors;  // (seq, cursor) not yet committed
+    std::string committed_cursor;
+  };
+  std::vector<std::unique_ptr<Journal>> journals_;
+  std::deque<LogMessage> overflow_;
+  std::unique_ptr<Timer> pump_timer_;
+  std::unique_ptr<Timer> scan_timer_;
+  std::unique_ptr<Timer> housekeeping_timer_;
+  std::unique_ptr<Timer> registry_timer_;
+  std::unique_ptr<Timer> stop_timer_;
+  bool pump_scheduled_ = false;
+  bool stopping_ = false;
+  bool inputs_paused_ = false;
+  std::function<void()> stop_done_;
+  std::vector<std::string> not_tailed_;
+  std::vector<std::string> errors_;
+  uint64_t rotations_ = 0;
+  int64_t last_expire_ms_ = 0;
+  int64_t last_poll_ms_ = 0;
+  int64_t last_durable_ms_ = 0;
+  int64_t last_registry_error_ms_ = 0;
+  int64_t stop_waited_ms_ = 0;
+  Counter& lines_;
+  Counter& bytes_;
+  Counter& dropped_by_rule_;
+  Counter& rotations_counter_;
+  Counter& local_dropped_;
+  Gauge& files_gauge_;
+};
+
+}  // namespace outpost::logs

@@ -1,0 +1,260 @@
+#include "collector/sources/logs/processing_rules.h"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <cstddef>
+
+namespace outpost::logs {
+namespace {
+
+RE2::Options ruleOptions() {
+  RE2::Options o;
+  o.set_log_errors(false);
+  o.set_encoding(RE2::Options::EncodingUTF8);
+  return o;
+}
+
+bool isNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+}  // namespace
+
+// Pre-parses a mask rule's replacement: an unknown group expands to nothing, as in Go.
+std::vector<ProcessingRules::Segment> ProcessingRules::parseTemplate(const std::string& tmpl,
+                                                                     const RE2& re) {
+  std::vector<Segment> out;
+  std::string literal;
+  auto flush = [&]() {
+    if (!literal.empty()) {
+      out.push_back(Segment{std::move(literal), -1});
+      literal.clear();
+    }
+  };
+  size_t i = 0;
+  while (i < tmpl.size()) {
+    const char c = tmpl[i];
+    if (c != '$' || i + 1 >= tmpl.size()) {
+      literal.push_back(c);
+      ++i;
+      continue;
+    }
+    if (tmpl[i + 1] == '$') {
+      literal.push_back('$');
+      i += 2;
+      continue;
+    }
+    std::string name;
+    size_t next = i + 1;
+    if (tmpl[next] == '{') {
+      const size_t close = tmpl.find('}', next + 1);
+      bool ok = close != std::string::npos && close > next + 1;
+      if (ok) {
+        name = tmpl.substr(next + 1, close - next - 1);
+        for (char n : name) {
+          ok = ok && isNameChar(n);
+        }
+      }
+      if (!ok) {
+        literal.push_back('$');
+        ++i;
+        continue;
+      }
+      next = close + 1;
+    } else {
+      while (next < tmpl.size() && isNameChar(tmpl[next])) {
+        name.push_back(tmpl[next]);
+        ++next;
+      }
+      if (name.empty()) {
+        literal.push_back('$');
+        ++i;
+        continue;
+      }
+    }
+    flush();
+    int group = -2;  // expands to nothing
+    bool numeric = true;
+    for (char n : name) {
+      numeric = numeric && n >= '0' && n <= '9';
+    }
+    if (numeric) {
+      if (name.size() <= 4) {
+        const int num = std::stoi(name);
+        if (num <= re.NumberOfCapturingGroups()) {
+          group = num;
+        }
+      }
+    } else {
+      const auto& named = re.NamedCapturingGroups();
+      if (auto it = named.find(name); it != named.end()) {
+        group = it->second;
+      }
+    }
+    if (group >= 0) {
+      out.push_back(Segment{{}, group});
+    }
+    i = next;
+  }
+  flush();
+  return out;
+}
+
+namespace {
+
+size_t utf8Step(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+  return std::min(n, s.size() - i);
+}
+
+}  // namespace
+
+std::optional<std::string> checkRulePattern(const std::string& pattern) {
+  RE2 re(pattern, ruleOptions());
+  if (!re.ok()) {
+    return re.error();
+  }
+  return std::nullopt;
+}
+
+std::optional<ProcessingRules> ProcessingRules::compile(const std::vector<RuleConfig>& rules,
+                                                        std::string* error) {
+  ProcessingRules out;
+  for (const RuleConfig& rc : rules) {
+    const std::string where =
+        rc.file.empty() ? fmt::format("processing rule '{}'", rc.name)
+                        : fmt::format("{}:{}: processing rule '{}'", rc.file, rc.line, rc.name);
+    auto fail = [&](const std::string& text) -> std::optional<ProcessingRules> {
+      if (error != nullptr) {
+        *error = fmt::format("{}: {}", where, text);
+      }
+      return std::nullopt;
+    };
+    Rule rule{};
+    if (rc.type == "exclude_truncated") {
+      rule.kind = Kind::kExcludeTruncated;
+      out.rules_.push_back(std::move(rule));
+      continue;
+    }
+    if (rc.type == "exclude_at_match") {
+      rule.kind = Kind::kExclude;
+    } else if (rc.type == "include_at_match") {
+      rule.kind = Kind::kInclude;
+    } else if (rc.type == "mask_sequences") {
+      rule.kind = Kind::kMask;
+    } else if (rc.type != "multi_line") {
+      return fail(fmt::format(
+          "unknown type '{}' (one of: exclude_at_match, include_at_match, mask_sequences, "
+          "multi_line, exclude_truncated)",
+          rc.type));
+    }
+    auto re = std::make_shared<RE2>(rc.pattern, ruleOptions());
+    if (!re->ok()) {
+      return fail(fmt::format("invalid pattern: {}", re->error()));
+    }
+    if (rc.type == "multi_line") {
+      if (!out.multi_line_) {
+        out.multi_line_ = rc.pattern;
+      }
+      continue;
+    }
+    rule.groups = re->NumberOfCapturingGroups();
+    if (rule.kind == Kind::kMask) {
+      rule.replace = parseTemplate(rc.replace_placeholder, *re);
+    }
+    rule.re = std::move(re);
+    out.rules_.push_back(std::move(rule));
+  }
+  return out;
+}
+
+void ProcessingRules::mask(const Rule& rule, std::string& content) {
+  const RE2& re = *rule.re;
+  const std::string_view text(content);
+  const int nsub = rule.groups + 1;
+  // Room for the whole match and every group, on the stack for the usual few groups.
+  re2::StringPiece small[8];
+  std::vector<re2::StringPiece> large;
+  re2::StringPiece* groups = small;
+  if (nsub > 8) {
+    large.resize(static_cast<size_t>(nsub));
+    groups = large.data();
+  }
+  size_t pos = 0;
+  size_t copied = 0;
+  size_t last_end = std::string::npos;
+  std::string out;
+  bool any = false;
+  while (pos <= text.size()) {
+    if (!re.Match(text, pos, text.size(), RE2::UNANCHORED, groups, nsub)) {
+      break;
+    }
+    const size_t ms = static_cast<size_t>(groups[0].data() - text.data());
+    const size_t me = ms + groups[0].size();
+    if (groups[0].empty() && ms == last_end) {
+      // Go ignores an empty match right after the previous match.
+      if (ms >= text.size()) {
+        break;
+      }
+      pos = ms + utf8Step(text, ms);
+      continue;
+    }
+    if (!any) {
+      out.reserve(text.size() + 16);
+      any = true;
+    }
+    out.append(text.substr(copied, ms - copied));
+    for (const Segment& seg : rule.replace) {
+      if (seg.group < 0) {
+        out.append(seg.text);
+      } else {
+        const re2::StringPiece g = groups[seg.group];
+        out.append(g.data() == nullptr ? std::string_view() : std::string_view(g.data(), g.size()));
+      }
+    }
+    copied = me;
+    last_end = me;
+    if (me == ms) {
+      if (me >= text.size()) {
+        break;
+      }
+      pos = me + utf8Step(text, me);
+    } else {
+      pos = me;
+    }
+  }
+  if (any) {
+    out.append(text.substr(copied));
+    content.swap(out);
+  }
+}
+
+bool ProcessingRules::apply(std::string& content, bool truncated) const {
+  for (const Rule& rule : rules_) {
+    switch (rule.kind) {
+      case Kind::kExcludeTruncated:
+        if (truncated) {
+          return false;
+        }
+        break;
+      case Kind::kExclude:
+        if (RE2::PartialMatch(content, *rule.re)) {
+          return false;
+        }
+        break;
+      case Kind::kInclude:
+        if (!RE2::PartialMatch(content, *rule.re)) {
+          return false;
+        }
+        break;
+      case Kind::kMask:
+        mask(rule, content);
+        break;
+    }
+  }
+  return true;
+}
+
+}  // namespace outpost::logs

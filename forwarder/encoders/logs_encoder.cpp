@@ -1,0 +1,318 @@
+#include "forwarder/encoders/logs_encoder.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+
+#include "collector/sources/logs/status.h"
+#include "forwarder/encoders/json_writer.h"
+
+namespace outpost {
+
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+constexpr std::string_view kMessageKey = R"({"message":")";
+constexpr std::string_view kStatusKey = R"(","status":)";
+constexpr std::string_view kTimestampKey = R"(,"timestamp":)";
+// The bytes of an entry besides its content, status, timestamp digits and origin suffix: the
+// three keys above, the status quotes, at least one digit and the separating comma.
+constexpr size_t kMinEntryOverhead =
+    kMessageKey.size() + kStatusKey.size() + kTimestampKey.size() + 2 + 1 + 1;
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+
+// Whether any byte of `w` is < 0x20, '"', '\\' or >= 0x80. Never a false negative (a false
+// positive only costs a byte-wise look at the word).
+inline bool wordNeedsCare(uint64_t w) {
+  const uint64_t below_space = (w - kOnes * 0x20) & ~w;
+  const uint64_t q = w ^ (kOnes * '"');
+  const uint64_t b = w ^ (kOnes * '\\');
+  const uint64_t quote = (q - kOnes) & ~q;
+  const uint64_t backslash = (b - kOnes) & ~b;
+  return ((w | below_space | quote | backslash) & kHighBits) != 0;
+}
+
+constexpr std::array<bool, 256> makeSpecial() {
+  std::array<bool, 256> t{};
+  for (size_t c = 0; c < 256; ++c) {
+    t[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+  }
+  return t;
+}
+constexpr std::array<bool, 256> kSpecial = makeSpecial();
+
+// Length of the well-formed UTF-8 sequence at s[i] (s[i] >= 0x80), or 0 when it starts an
+// ill-formed one; then *bad is the length of its maximal invalid subpart (Unicode 3.9, U+FFFD
+// substitution of maximal subparts), at least 1.
+size_t utf8Sequence(const unsigned char* s, size_t n, size_t i, size_t* bad) {
+  const unsigned char b0 = s[i];
+  size_t need;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  if (b0 < 0xC2) {  // a lone continuation byte, or a lead that can only be overlong
+    *bad = 1;
+    return 0;
+  }
+  if (b0 < 0xE0) {
+    need = 1;
+  } else if (b0 < 0xF0) {
+    need = 2;
+    if (b0 == 0xE0) {
+      lo = 0xA0;
+    } else if (b0 == 0xED) {
+      hi = 0x9F;
+    }
+  } else if (b0 < 0xF5) {
+    need = 3;
+    if (b0 == 0xF0) {
+      lo = 0x90;
+    } else if (b0 == 0xF4) {
+      hi = 0x8F;
+    }
+  } else {
+    *bad = 1;
+    return 0;
+  }
+  for (size_t k = 1; k <= need; ++k) {
+    if (i + k >= n) {
+      *bad = k;
+      return 0;
+    }
+    const unsigned char c = s[i + k];
+    const bool ok = k == 1 ? (c >= lo && c <= hi) : (c & 0xC0) == 0x80;
+    if (!ok) {
+      *bad = k;
+      return 0;
+    }
+  }
+  return need + 1;
+}
+
+void appendEscape(std::string& out, unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  switch (c) {
+    case '"':
+      out.append("\\\"");
+      break;
+    case '\\':
+      out.append("\\\\");
+      break;
+    case '\b':
+      out.append("\\b");
+      break;
+    case '\f':
+      out.append("\\f");
+      break;
+    case '\n':
+      out.append("\\n");
+      break;
+    case '\r':
+      out.append("\\r");
+      break;
+    case '\t':
+      out.append("\\t");
+      break;
+    default: {
+      const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+      out.append(esc, sizeof(esc));
+      break;
+    }
+  }
+}
+
+bool isKnownStatus(std::string_view s) {
+  return s == "info" || s == "error" || s == "warning" || s == "debug" || s == "critical" ||
+         s == "notice" || s == "alert" || s == "emergency";
+}
+
+// Length of the escaped-JSON token at s[i]: an escape sequence, a UTF-8 sequence or one byte.
+size_t escapedTokenLength(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c == '\\') {
+    return i + 1 < s.size() && s[i + 1] == 'u' ? 6 : 2;
+  }
+  if (c >= 0xF0) {
+    return 4;
+  }
+  if (c >= 0xE0) {
+    return 3;
+  }
+  if (c >= 0xC0) {
+    return 2;
+  }
+  return 1;
+}
+
+}  // namespace
+
+void appendJsonStringBody(std::string& out, std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  size_t run = 0;  // start of the bytes not yet copied
+  while (i < n) {
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, sizeof(w));
+      if (wordNeedsCare(w)) {
+        break;
+      }
+      i += 8;
+    }
+    const size_t stop = std::min(n, i + 8);
+    while (i < stop && !kSpecial[p[i]]) {
+      ++i;
+    }
+    if (i == stop) {
+      continue;
+    }
+    const unsigned char c = p[i];
+    if (c >= 0x80) {
+      size_t bad = 0;
+      const size_t len = utf8Sequence(p, n, i, &bad);
+      if (len != 0) {
+        i += len;  // well-formed: stays in the run
+        continue;
+      }
+      out.append(s.data() + run, i - run);
+      out.append(kReplacement);
+      i += bad;
+      run = i;
+      continue;
+    }
+    out.append(s.data() + run, i - run);
+    appendEscape(out, c);
+    ++i;
+    run = i;
+  }
+  out.append(s.data() + run, n - run);
+}
+
+LogsPayloadEncoder::LogsPayloadEncoder(Options options)
+    : options_(std::move(options)), hostname_json_(jsonString(options_.hostname)) {}
+
+void LogsPayloadEncoder::begin() {
+  if (!out_.empty()) {
+    return;
+  }
+  const size_t want = std::max<size_t>(reserve_hint_ + reserve_hint_ / 4, 4096);
+  out_.reserve(std::min(want, options_.max_content_size + 64));
+  out_.push_back('[');
+}
+
+const std::string& LogsPayloadEncoder::originSuffix(
+    const std::shared_ptr<const logs::LogOrigin>& origin) {
+  if (cache_valid_ && origin.get() == cached_origin_.get()) {
+    return cached_suffix_;
+  }
+  static const logs::LogOrigin kNoOrigin;
+  const logs::LogOrigin& o = origin ? *origin : kNoOrigin;
+  cached_suffix_.clear();
+  cached_suffix_.append(R"(,"hostname":)");
+  cached_suffix_.append(hostname_json_);
+  cached_suffix_.append(R"(,"service":)");
+  appendJsonString(cached_suffix_, o.service);
+  cached_suffix_.append(R"(,"ddsource":)");
+  appendJsonString(cached_suffix_, o.source);
+  cached_suffix_.append(R"(,"ddtags":)");
+  appendJsonString(cached_suffix_, o.tags);
+  cached_suffix_.push_back('}');
+  cached_origin_ = origin;
+  cache_valid_ = true;
+  return cached_suffix_;
+}
+
+bool LogsPayloadEncoder::add(const logs::LogMessage& m) {
+  if (entries_ >= options_.max_entries) {
+    return false;
+  }
+  const std::string_view status =
+      m.status.empty() ? logs::detectStatus(m.content) : std::string_view(m.status);
+  const std::string& suffix = originSuffix(m.origin);
+  const size_t max = options_.max_content_size;
+  // A lower bound of the entry's size rejects most misses before escaping anything.
+  if (entries_ > 0 &&
+      out_.size() + m.content.size() + status.size() + suffix.size() + kMinEntryOverhead + 1 >
+          max) {
+    return false;
+  }
+  begin();
+  const size_t mark = out_.size();
+  if (entries_ > 0) {
+    out_.push_back(',');
+  }
+  out_.append(kMessageKey);
+  const size_t content_start = out_.size();
+  appendJsonStringBody(out_, m.content);
+  const size_t content_end = out_.size();
+  out_.append(kStatusKey);
+  if (isKnownStatus(status)) {
+    out_.push_back('"');
+    out_.append(status);
+    out_.push_back('"');
+  } else {
+    appendJsonString(out_, status);
+  }
+  out_.append(kTimestampKey);
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), m.timestamp_ms);
+  (void)ec;  // 24 chars always hold an int64
+  out_.append(digits, static_cast<size_t>(end - digits));
+  out_.append(suffix);
+  if (out_.size() + 1 > max) {
+    if (entries_ > 0) {
+      out_.resize(mark);
+      return false;
+    }
+    cutToFit(content_start, out_.size() - content_end);
+  }
+  ++entries_;
+  last_timestamp_ms_ = m.timestamp_ms;
+  return true;
+}
+
+// The only entry is too big: shortens its escaped content, never inside an escape sequence or
+// a UTF-8 sequence, until the body fits (or the content is empty).
+void LogsPayloadEncoder::cutToFit(size_t content_start, size_t tail_size) {
+  const std::string tail = out_.substr(out_.size() - tail_size);
+  const size_t content_end = out_.size() - tail_size;
+  const size_t excess = out_.size() + 1 - options_.max_content_size;
+  const size_t content_len = content_end - content_start;
+  const size_t keep = content_len > excess ? content_len - excess : 0;
+  const std::string_view content = std::string_view(out_).substr(content_start, content_len);
+  size_t cut = 0;
+  while (cut < content.size()) {
+    const size_t len = escapedTokenLength(content, cut);
+    if (cut + len > keep) {
+      break;
+    }
+    cut += len;
+  }
+  out_.resize(content_start + cut);
+  out_.append(tail);
+  ++cut_messages_;
+}
+
+Payload LogsPayloadEncoder::take() {
+  Payload p;
+  p.intake = IntakeKind::kLogs;
+  p.route = "/api/v2/logs";
+  p.content_type = "application/json";
+  p.spoolable = false;
+  if (entries_ == 0) {
+    p.body = "[]";
+  } else {
+    out_.push_back(']');
+    reserve_hint_ = out_.size();
+    p.body = std::move(out_);
+  }
+  p.headers.emplace_back("dd-message-timestamp", std::to_string(last_timestamp_ms_));
+  out_ = std::string();
+  entries_ = 0;
+  return p;
+}
+
+}  // namespace outpost

@@ -1,0 +1,159 @@
+#include "collector/sources/logs/processing_rules.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace outpost::logs {
+namespace {
+
+RuleConfig rule(std::string type, std::string pattern, std::string replace = "") {
+  RuleConfig r;
+  r.type = std::move(type);
+  r.name = "r_" + r.type;
+  r.pattern = std::move(pattern);
+  r.replace_placeholder = std::move(replace);
+  r.file = "/etc/outpost/conf.d/app.d/conf.yaml";
+  r.line = 7;
+  return r;
+}
+
+ProcessingRules compileOk(const std::vector<RuleConfig>& rules) {
+  std::string error;
+  auto compiled = ProcessingRules::compile(rules, &error);
+  EXPECT_TRUE(compiled.has_value()) << error;
+  return compiled ? *compiled : ProcessingRules();
+}
+
+struct ApplyCase {
+  const char* name;
+  std::vector<RuleConfig> rules;
+  std::string input;
+  bool truncated;
+  std::optional<std::string> want;  // nullopt: dropped
+};
+
+TEST(ProcessingRulesTest, ApplyTable) {
+  const std::vector<ApplyCase> cases = {
+      {"no rules", {}, "hello", false, "hello"},
+      {"exclude matches anywhere",
+       {rule("exclude_at_match", "DEBUG")},
+       "a DEBUG b",
+       false,
+       std::nullopt},
+      {"exclude no match", {rule("exclude_at_match", "DEBUG")}, "a INFO b", false, "a INFO b"},
+      {"include match",
+       {rule("include_at_match", "user=\\w+")},
+       "login user=bob",
+       false,
+       "login user=bob"},
+      {"include no match", {rule("include_at_match", "user=\\w+")}, "login", false, std::nullopt},
+      {"include AND: both",
+       {rule("include_at_match", "^prod"), rule("include_at_match", "ok$")},
+       "prod 200 ok",
+       false,
+       "prod 200 ok"},
+      {"include AND: one missing",
+       {rule("include_at_match", "^prod"), rule("include_at_match", "ok$")},
+       "prod 500 error",
+       false,
+       std::nullopt},
+      {"mask every match",
+       {rule("mask_sequences", "\\d{3}", "N")},
+       "a 123 b 4567 c",
+       false,
+       "a N b N7 c"},
+      {"mask capture groups ${1} and $2",
+       {rule("mask_sequences", "(\\d{4})-\\d{4}-\\d{4}-(\\d{4})", "${1}-XXXX-XXXX-$2")},
+       "card 1234-5678-9012-3456 and 1111-2222-3333-4444.",
+       false,
+       "card 1234-XXXX-XXXX-3456 and 1111-XXXX-XXXX-4444."},
+      {"mask named group",
+       {rule("mask_sequences", "password=(?P<pw>\\S+)", "password=[${pw}:masked]")},
+       "u=a password=hunter2 x",
+       false,
+       "u=a password=[hunter2:masked] x"},
+      {"mask $$ is a dollar", {rule("mask_sequences", "cost", "$$5")}, "cost", false, "$5"},
+      // As in Go, $1x names group "1x", which does not exist: it expands to nothing.
+      {"mask $1x is empty", {rule("mask_sequences", "(a)", "$1x|${1}x")}, "a", false, "|ax"},
+      {"mask unknown group is empty", {rule("mask_sequences", "(a)", "<$9>")}, "a", false, "<>"},
+      {"mask lone dollar kept", {rule("mask_sequences", "a", "$")}, "a", false, "$"},
+      {"mask empty matches like Go", {rule("mask_sequences", "a*", "X")}, "baaac", false, "XbXcX"},
+      {"mask multibyte empty matches",
+       {rule("mask_sequences", "x*", "-")},
+       "\xC3\xA9",
+       false,
+       "-\xC3\xA9-"},
+      {"exclude_truncated drops pieces",
+       {rule("exclude_truncated", "")},
+       "abc...TRUNCATED...",
+       true,
+       std::nullopt},
+      {"exclude_truncated keeps whole lines", {rule("exclude_truncated", "")}, "abc", false, "abc"},
+      {"rules run in order: mask then exclude the mask",
+       {rule("mask_sequences", "token=\\w+", "token=[MASKED]"),
+        rule("exclude_at_match", "\\[MASKED\\]")},
+       "token=abc",
+       false,
+       std::nullopt},
+      {"multi_line is not applied here", {rule("multi_line", "\\d{4}")}, "xyz", false, "xyz"},
+  };
+  for (const auto& c : cases) {
+    const ProcessingRules rules = compileOk(c.rules);
+    std::string content = c.input;
+    const bool kept = rules.apply(content, c.truncated);
+    if (c.want) {
+      EXPECT_TRUE(kept) << c.name;
+      EXPECT_EQ(content, *c.want) << c.name;
+    } else {
+      EXPECT_FALSE(kept) << c.name;
+    }
+  }
+}
+
+TEST(ProcessingRulesTest, NoMatchKeepsTheSameBuffer) {
+  const ProcessingRules rules = compileOk({rule("mask_sequences", "\\d+", "N")});
+  std::string content = "no digits here, but a long enough line to be on the heap";
+  const char* before = content.data();
+  EXPECT_TRUE(rules.apply(content, false));
+  EXPECT_EQ(content.data(), before);
+}
+
+TEST(ProcessingRulesTest, MultiLinePatternIsTheFirst) {
+  const ProcessingRules rules = compileOk(
+      {rule("exclude_at_match", "x"), rule("multi_line", "\\d{4}-"), rule("multi_line", "other")});
+  EXPECT_EQ(rules.multiLinePattern(), std::optional<std::string>("\\d{4}-"));
+  EXPECT_EQ(rules.size(), 1u);
+  EXPECT_FALSE(rules.empty());
+  EXPECT_TRUE(compileOk({}).empty());
+  EXPECT_FALSE(compileOk({}).multiLinePattern().has_value());
+}
+
+TEST(ProcessingRulesTest, CompileErrorsNameTheRule) {
+  struct Case {
+    RuleConfig rule;
+    std::vector<std::string> want;  // substrings of the error
+  };
+  const std::vector<Case> cases = {
+      {rule("exclude_at_match", "(abc"),
+       {"/etc/outpost/conf.d/app.d/conf.yaml:7", "'r_exclude_at_match'", "invalid pattern",
+        "missing )"}},
+      {rule("mask_sequences", "a[", "x"), {"'r_mask_sequences'", "missing ]"}},
+      {rule("multi_line", "*x"), {"'r_multi_line'", "no argument for repetition operator: *"}},
+      {rule("drop_everything", "x"), {"unknown type 'drop_everything'"}},
+  };
+  for (const auto& c : cases) {
+    std::string error;
+    EXPECT_FALSE(ProcessingRules::compile({rule("exclude_at_match", "ok"), c.rule}, &error));
+    for (const auto& w : c.want) {
+      EXPECT_NE(error.find(w), std::string::npos) << error << " lacks " << w;
+    }
+  }
+  EXPECT_EQ(checkRulePattern("(a"), std::optional<std::string>("missing ): (a"));
+  EXPECT_FALSE(checkRulePattern("a+b").has_value());
+}
+
+}  // namespace
+}  // namespace outpost::logs
