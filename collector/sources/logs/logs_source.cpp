@@ -186,8 +186,17 @@ bool LogsSource::start() {
   bo.max_inflight_bytes = options_.max_inflight_bytes;
   LogBatcher::Submit submit;
   if (forwarder_ != nullptr) {
+    // After each acknowledgement the registry is written at once (atomically, synced every
+    // registry_flush_ms): a killed process re-sends at most the batch in flight.
     submit = [this](Payload&& p, OnAck ack) {
-      return forwarder_->submit(std::move(p), std::move(ack));
+      return forwarder_->submit(std::move(p), [this, ack = std::move(ack)](const AckResult& r) {
+        if (ack) {
+          ack(r);
+        }
+        if (!stopping_) {
+          writeRegistry();
+        }
+      });
     };
   } else {
     LOG_INFO("logs", "local mode (no api_key): log lines are read and counted, not forwarded");
@@ -343,31 +352,68 @@ void LogsSource::restoreRotated() {
     }
   });
   for (const auto& [key, e] : rotated) {
+    // The key names the path the file was tailed under; the entry, where it was last seen.
+    const std::string original = key.substr(5, key.find("#rotated:") - 5);
     size_t source = file_sources_.size();
     for (size_t i = 0; i < file_sources_.size(); ++i) {
       if (file_sources_[i].config.type == "file" &&
-          ::fnmatch(file_sources_[i].config.path.c_str(), e.path.c_str(), FNM_PATHNAME) == 0) {
+          ::fnmatch(file_sources_[i].config.path.c_str(), original.c_str(), FNM_PATHNAME) == 0) {
         source = i;
         break;
       }
     }
     std::string found;
-    if (source < file_sources_.size() &&
-        findCopy(e.path, *e.identity, e.offset, &found) != nullptr) {
+    if (source < file_sources_.size()) {
+      if (!e.path.empty() && e.path != original && sameFile(e.path, *e.identity)) {
+        found = e.path;  // still where we last read it
+      } else {
+        findCopy(original, *e.identity, e.offset, &found);
+      }
+    }
+    if (!found.empty() && isTailedPath(found)) {
+      continue;
+    }
+    if (!found.empty()) {
       const int fd = ::open(found.c_str(), O_RDONLY | O_CLOEXEC);
       FileIdentity id;
       std::string error;
       if (fd >= 0 && identify(fd, &id, &error)) {
-        LOG_INFO("logs", "finishing {} (rotated while stopped) from offset {}", found, e.offset);
-        openTailer(found, fd, id, e.offset, source, rotatedKey(e.path, id), true);
+        LOG_INFO("logs", "finishing {} (rotated, not finished before the stop) from offset {}",
+                 found, e.offset);
+        openTailer(found, fd, id, e.offset, source, key, true);
         continue;
       }
       if (fd >= 0) {
         ::close(fd);
       }
     }
+    LOG_WARN("logs", "rotated file {} (offset {}) not found any more: forgotten", e.path, e.offset);
     registry_.erase(key);
   }
+}
+
+bool LogsSource::isTailedPath(const std::string& path, bool active_only) const {
+  for (const auto& t : tailed_) {
+    if (t->tailer && t->tailer->path() == path && !(active_only && t->draining)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Forgets tailers that were closed, and every pointer to them.
+void LogsSource::eraseClosed() {
+  for (const auto& t : tailed_) {
+    if (!t->tailer) {
+      std::erase_if(predecessors_, [&](const auto& p) { return p.second == t.get(); });
+      for (auto& other : tailed_) {
+        if (other->waits_for == t.get()) {
+          other->waits_for = nullptr;
+        }
+      }
+    }
+  }
+  std::erase_if(tailed_, [](const std::unique_ptr<Tailed>& t) { return !t->tailer; });
 }
 
 // A file whose first bytes are the ones `id` fingerprinted and at least min_size long: the
@@ -477,7 +523,13 @@ LogsSource::Tailed* LogsSource::openTailer(const std::string& path, int fd, cons
 LogsSource::Tailed* LogsSource::openFile(const std::string& path, size_t source, bool startup) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    errors_.push_back(fmt::format("open {}: {}", path, std::strerror(errno)));
+    std::string error = fmt::format("open {}: {}", path, std::strerror(errno));
+    if (std::find(errors_.begin(), errors_.end(), error) == errors_.end()) {
+      LOG_WARN("logs", "{} (retried at every scan)", error);
+      if (errors_.size() < 100) {
+        errors_.push_back(std::move(error));
+      }
+    }
     return nullptr;
   }
   FileIdentity id;
@@ -524,6 +576,11 @@ LogsSource::Tailed* LogsSource::openFile(const std::string& path, size_t source,
           ::close(old_fd);
         }
       }
+      LOG_WARN("logs",
+               "{} was replaced while stopped and the file tailed before (offset {}) "
+               "was not found among its rotated siblings: reading the new file from its "
+               "beginning",
+               path, saved->offset);
       offset = 0;
     }
   } else if (startup && (mode == StartPosition::kEnd)) {
@@ -571,7 +628,14 @@ void LogsSource::scanFiles(bool startup) {
       not_tailed_.push_back(candidates[i].path);
     }
     candidates.resize(options_.open_files_limit);
+    if (not_tailed_.size() != last_not_tailed_) {
+      LOG_WARN("logs",
+               "{} file(s) match the log sources but are not tailed: open_files_limit is "
+               "{} (the most recently modified are tailed)",
+               not_tailed_.size(), options_.open_files_limit);
+    }
   }
+  last_not_tailed_ = not_tailed_.size();
   std::set<std::string> wanted;
   for (const auto& c : candidates) {
     wanted.insert(c.path);
@@ -583,16 +647,16 @@ void LogsSource::scanFiles(bool startup) {
       continue;
     }
     checkRotation(*t);
-    if (!t->draining && wanted.count(t->tailer->path()) == 0) {
+    if (t->tailer && !t->draining && wanted.count(t->tailer->path()) == 0) {
       struct stat st {};
       if (::stat(t->tailer->path().c_str(), &st) != 0) {
-        t->draining = true;  // deleted: finish what it holds
+        startDraining(*t, "disappeared");  // deleted: finish what it holds
       } else {
         closeTailer(*t);  // pushed out by open_files_limit: the registry keeps its offset
       }
     }
   }
-  std::erase_if(tailed_, [](const std::unique_ptr<Tailed>& t) { return !t->tailer; });
+  eraseClosed();
   std::set<std::string> active;
   for (const auto& t : tailed_) {
     if (!t->draining) {
@@ -601,37 +665,44 @@ void LogsSource::scanFiles(bool startup) {
   }
   for (const auto& c : candidates) {
     if (active.count(c.path) == 0) {
-      openFile(c.path, c.source, startup);
+      if (predecessors_.count(c.path) != 0) {
+        openSuccessor(c.path, c.source);
+      } else {
+        openFile(c.path, c.source, startup);
+      }
     }
   }
   files_gauge_.set(static_cast<int64_t>(tailed_.size()));
   schedulePump();
 }
 
-void LogsSource::checkRotation(Tailed& t) {
+// The file at `t`'s path is gone (renamed away or deleted): `t` is finished from its
+// descriptor under a key of its own, and the next file at the path waits for it.
+void LogsSource::startDraining(Tailed& t, const char* why) {
   FileTailer& ft = *t.tailer;
-  struct stat st {};
-  if (::stat(ft.path().c_str(), &st) != 0) {
-    return;  // deleted: the scan decides
+  LOG_INFO("logs", "{} {}: finishing the old file from offset {}", ft.path(), why, ft.readOffset());
+  ++rotations_;
+  rotations_counter_.inc();
+  t.draining = true;
+  t.eof_seen = false;
+  const std::string old_key = t.key;
+  t.key = rotatedKey(ft.path(), ft.identity());
+  registry_.erase(old_key);
+  predecessors_[ft.path()] = &t;
+}
+
+// A new file at `path` after its predecessor was rotated away: rotated siblings written after
+// the predecessor's last write (rotations that happened before we looked, the writer far
+// ahead) are read first, oldest first, then the new file from its beginning.
+LogsSource::Tailed* LogsSource::openSuccessor(const std::string& path, size_t source) {
+  Tailed* previous = nullptr;
+  if (auto it = predecessors_.find(path); it != predecessors_.end()) {
+    previous = it->second;
+    predecessors_.erase(it);
   }
-  const FileIdentity& id = ft.identity();
-  if (static_cast<uint64_t>(st.st_dev) != id.device ||
-      static_cast<uint64_t>(st.st_ino) != id.inode) {
-    // Renamed away and a new file created at the path: finish the old one from its
-    // descriptor, then follow the new one from its beginning.
-    ++rotations_;
-    rotations_counter_.inc();
-    const std::string path = ft.path();
-    t.draining = true;
-    t.eof_seen = false;
-    const std::string old_key = t.key;
-    t.key = rotatedKey(path, id);
-    registry_.erase(old_key);
-    // Rotations that happened before we looked (the writer far ahead): rotated siblings
-    // written after the old file's last write hold lines we never read; they come next.
-    Tailed* previous = &t;
+  if (previous != nullptr && previous->tailer) {
     struct stat old_st {};
-    if (::fstat(ft.fd(), &old_st) == 0) {
+    if (::fstat(previous->tailer->fd(), &old_st) == 0) {
       const int64_t old_mtime =
           static_cast<int64_t>(old_st.st_mtim.tv_sec) * 1'000'000'000 + old_st.st_mtim.tv_nsec;
       auto siblings = rotatedSiblings(path);
@@ -644,31 +715,65 @@ void LogsSource::checkRotation(Tailed& t) {
         const int cfd = ::open(c.path.c_str(), O_RDONLY | O_CLOEXEC);
         FileIdentity cid;
         std::string error;
-        if (cfd < 0 || !identify(cfd, &cid, &error) ||
-            (cid.device == id.device && cid.inode == id.inode) || isTailed(cid)) {
+        if (cfd < 0 || !identify(cfd, &cid, &error) || isTailed(cid)) {
           if (cfd >= 0) {
             ::close(cfd);
           }
           continue;
         }
         LOG_INFO("logs", "{}: {} was rotated before it was read; reading it next", path, c.path);
-        Tailed* missed = openTailer(c.path, cfd, cid, 0, t.source, rotatedKey(path, cid), true);
+        Tailed* missed = openTailer(c.path, cfd, cid, 0, source, rotatedKey(path, cid), true);
         missed->waits_for = previous;
         previous = missed;
       }
     }
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    FileIdentity nid;
-    std::string error;
-    if (fd >= 0 && identify(fd, &nid, &error)) {
-      Tailed* fresh = openTailer(path, fd, nid, 0, t.source, fmt::format("file:{}", path), false);
-      fresh->waits_for = previous;
-    } else if (fd >= 0) {
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  FileIdentity nid;
+  std::string error;
+  if (fd < 0 || !identify(fd, &nid, &error)) {
+    if (fd >= 0) {
       ::close(fd);
+    }
+    return nullptr;
+  }
+  Tailed* fresh = openTailer(path, fd, nid, 0, source, fmt::format("file:{}", path), false);
+  fresh->waits_for = previous;
+  return fresh;
+}
+
+void LogsSource::checkRotation(Tailed& t) {
+  FileTailer& ft = *t.tailer;
+  // A shrink first: a file truncated and then renamed still has to be read from 0.
+  if (ft.wasTruncated()) {
+    handleTruncation(t);
+    if (!t.tailer) {
+      return;
+    }
+  }
+  struct stat st {};
+  if (::stat(t.tailer->path().c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      startDraining(t, "disappeared (rotated or deleted)");
     }
     return;
   }
-  if (ft.wasTruncated()) {
+  const FileIdentity& id = t.tailer->identity();
+  if (static_cast<uint64_t>(st.st_dev) != id.device ||
+      static_cast<uint64_t>(st.st_ino) != id.inode) {
+    const std::string path = t.tailer->path();
+    startDraining(t, "rotated (renamed away)");
+    openSuccessor(path, t.source);
+    return;
+  }
+  t.tailer->refreshIdentity();
+}
+
+void LogsSource::handleTruncation(Tailed& t) {
+  FileTailer& ft = *t.tailer;
+  const FileIdentity id = ft.identity();
+  {
+    LOG_INFO("logs", "{} truncated (copytruncate) at offset {}", ft.path(), ft.readOffset());
     // copytruncate: what we had not read yet is in the copy; finish it there, then start this
     // file again at 0 under a new stream (offsets restart).
     ++rotations_;
@@ -710,9 +815,7 @@ void LogsSource::checkRotation(Tailed& t) {
     } else if (fd >= 0) {
       ::close(fd);
     }
-    return;
   }
-  ft.refreshIdentity();
 }
 
 void LogsSource::closeTailer(Tailed& t) {
@@ -722,6 +825,7 @@ void LogsSource::closeTailer(Tailed& t) {
   closing_.push_back(Closing{t.tailer->stream(), tracker_.key(t.tailer->stream()),
                              t.draining ? t.key : "", t.tailer->emittedOffset()});
   tracker_.close(t.tailer->stream());
+  std::erase_if(predecessors_, [&](const auto& p) { return p.second == &t; });
   for (auto& other : tailed_) {
     if (other->waits_for == &t) {
       other->waits_for = nullptr;
@@ -849,7 +953,7 @@ void LogsSource::housekeeping() {
       closeTailer(*t);
     }
   }
-  std::erase_if(tailed_, [](const std::unique_ptr<Tailed>& t) { return !t->tailer; });
+  eraseClosed();
   files_gauge_.set(static_cast<int64_t>(tailed_.size()));
   if (poll) {
     // Without inotify (or when it overflowed) this is how new data and rotations are seen.
@@ -889,6 +993,14 @@ void LogsSource::onFsEvent(const std::string& dir, const char* name, int events)
       Tailed& t = *tailed_[i];
       if (t.tailer && !t.draining && t.tailer->path() == path) {
         checkRotation(t);
+      }
+    }
+    // The new file of a path rotated a moment ago has appeared.
+    if (auto it = predecessors_.find(path);
+        it != predecessors_.end() && !isTailedPath(path, true)) {
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0) {
+        openSuccessor(path, it->second->source);
       }
     }
   } else {

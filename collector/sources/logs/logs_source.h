@@ -116,11 +116,16 @@ class LogsSource : public Component {
   Tailed* openTailer(const std::string& path, int fd, const FileIdentity& id, uint64_t offset,
                      size_t source, std::string key, bool draining);
   void checkRotation(Tailed& t);
+  void handleTruncation(Tailed& t);
+  void startDraining(Tailed& t, const char* why);
+  Tailed* openSuccessor(const std::string& path, size_t source);
   // copied_after_ns > 0: a file not fingerprinted yet may match the newest copy written since.
   const std::string* findCopy(const std::string& path, const FileIdentity& id, uint64_t min_size,
                               std::string* out, int64_t copied_after_ns = 0);
   void closeTailer(Tailed& t);
   bool isTailed(const FileIdentity& id) const;
+  bool isTailedPath(const std::string& path, bool active_only = false) const;
+  void eraseClosed();
   void adoptMissedCopies(Tailed& t);
   void pump();
   void schedulePump();
@@ -146,6 +151,7 @@ class LogsSource : public Component {
   std::vector<FileSource> file_sources_;
   std::vector<std::unique_ptr<Tailed>> tailed_;
   std::vector<Closing> closing_;
+  std::map<std::string, Tailed*> predecessors_;  // path → its rotated file still being finished
   std::map<std::string, std::unique_ptr<FsWatcher>> watchers_;  // by directory
   std::vector<std::unique_ptr<NetworkLogInput>> network_inputs_;
   struct Journal {
@@ -170,6 +176,7 @@ class LogsSource : public Component {
   bool inputs_paused_ = false;
   std::function<void()> stop_done_;
   std::vector<std::string> not_tailed_;
+  size_t last_not_tailed_ = 0;
   std::vector<std::string> errors_;
   uint64_t rotations_ = 0;
   int64_t last_expire_ms_ = 0;
