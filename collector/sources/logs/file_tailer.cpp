@@ -134,6 +134,11 @@ FileTailer::ReadResult FileTailer::readSome(size_t max_bytes, int64_t now_ms, co
 }
 
 bool FileTailer::flushIdle(int64_t now_ms, const Sink& sink) {
+  // Only at the end of the file: a reader that is behind (pushed back, or waiting for a rotated
+  // predecessor) has the rest of the line or group still to read.
+  if (fileSize() > read_offset_) {
+    return decoder_->pendingBytes() > 0 || (multi_line_ && multi_line_->pending());
+  }
   if (multi_line_) {
     multi_line_->flushIfIdle(now_ms, [&](MultiLineAggregator::Message&& g) {
       emit(std::move(g.content), g.end_offset, g.truncated, now_ms, sink);

@@ -566,11 +566,14 @@ LogsSource::Tailed* LogsSource::openFile(const std::string& path, size_t source,
                    saved->offset);
           Tailed* old = openTailer(found, old_fd, old_id, saved->offset, source,
                                    rotatedKey(path, old_id), true);
-          Tailed* fresh = openTailer(path, fd, id, 0, source, key, false);
-          fresh->waits_for = old;
           ++rotations_;
           rotations_counter_.inc();
-          return fresh;
+          // Later rotations while stopped (siblings written after it) come next, then the
+          // file now at the path.
+          ::close(fd);
+          registry_.erase(key);
+          predecessors_[path] = old;
+          return openSuccessor(path, source);
         }
         if (old_fd >= 0) {
           ::close(old_fd);

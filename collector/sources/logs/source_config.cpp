@@ -222,7 +222,8 @@ class Reader {
     required("name", rc.name);
     if (rc.type != "exclude_truncated" && required("pattern", rc.pattern)) {
       if (auto err = checkRulePattern(rc.pattern)) {
-        error(item["pattern"], at + ".pattern", fmt::format("invalid regex: {}", *err));
+        error(item["pattern"], at + ".pattern",
+              fmt::format("rule \"{}\": invalid regex: {}", escapeBytes(rc.name, 80), *err));
       }
     }
     if (rc.type == "mask_sequences") {

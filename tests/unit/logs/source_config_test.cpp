@@ -286,7 +286,7 @@ TEST(SourceConfigTest, GlobalRules) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].key, "logs_config.processing_rules[0].pattern");
   EXPECT_EQ(errors[0].line, 3);
-  EXPECT_EQ(errors[0].text, "invalid regex: missing ]: [z");
+  EXPECT_EQ(errors[0].text, "rule \"x\": invalid regex: missing ]: [z");
 }
 
 TEST(SourceConfigTest, EnumWords) {
