@@ -97,13 +97,13 @@ void FileTailer::onLine(const DecodedLine& line, int64_t now_ms, const Sink& sin
 }
 
 FileTailer::ReadResult FileTailer::readSome(size_t max_bytes, int64_t now_ms, const Sink& sink) {
-  if (buffer_.empty()) {
-    buffer_.resize(kReadChunk);
-  }
+  // One read buffer for every tailer (all on the loop thread; lines are consumed, or the
+  // partial one copied, before the next read): 500 files cost 256 KiB, not 500 times that.
+  static thread_local std::vector<char> buffer(kReadChunk);
   size_t total = 0;
   while (total < max_bytes) {
-    const size_t want = std::min(buffer_.size(), max_bytes - total);
-    const ssize_t n = ::pread(fd_, buffer_.data(), want, static_cast<off_t>(read_offset_));
+    const size_t want = std::min(buffer.size(), max_bytes - total);
+    const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(read_offset_));
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -117,7 +117,7 @@ FileTailer::ReadResult FileTailer::readSome(size_t max_bytes, int64_t now_ms, co
     read_offset_ += static_cast<uint64_t>(n);
     total += static_cast<size_t>(n);
     stats_.bytes_read += static_cast<uint64_t>(n);
-    decoder_->feed(std::string_view(buffer_.data(), static_cast<size_t>(n)),
+    decoder_->feed(std::string_view(buffer.data(), static_cast<size_t>(n)),
                    [&](const DecodedLine& line) { onLine(line, now_ms, sink); });
     if (static_cast<size_t>(n) < want) {
       break;  // at the end of the file for now

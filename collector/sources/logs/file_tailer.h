@@ -99,7 +99,6 @@ class FileTailer {
   uint64_t emitted_offset_;
   int64_t last_data_ms_ = 0;
   uint64_t max_size_seen_ = 0;  // the largest size wasTruncated() saw (a shrink is a truncation)
-  std::vector<char> buffer_;
   TailerStats stats_;
 };
 

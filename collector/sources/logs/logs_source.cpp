@@ -28,6 +28,7 @@ constexpr int64_t kHousekeepingMs = 200;
 constexpr int64_t kPollMs = 1000;  // EOF poll when inotify says nothing
 constexpr int64_t kExpireEveryMs = 300'000;
 constexpr uint64_t kRegistryCheckMs = 50;  // how soon acknowledged offsets reach the registry
+constexpr int64_t kAckWriteMinMs = 5;      // registry writes on acknowledgement, at most every
 
 std::string dirOf(const std::string& path) {
   const auto slash = path.rfind('/');
@@ -193,7 +194,9 @@ bool LogsSource::start() {
         if (ack) {
           ack(r);
         }
-        if (!stopping_) {
+        // At most every few ms: with many files a registry write is not free.
+        if (!stopping_ && nowMs() - last_ack_write_ms_ >= kAckWriteMinMs) {
+          last_ack_write_ms_ = nowMs();
           writeRegistry();
         }
       });

@@ -182,6 +182,7 @@ class LogsSource : public Component {
   int64_t last_expire_ms_ = 0;
   int64_t last_poll_ms_ = 0;
   int64_t last_durable_ms_ = 0;
+  int64_t last_ack_write_ms_ = 0;
   int64_t last_registry_error_ms_ = 0;
   int64_t stop_waited_ms_ = 0;
   Counter& lines_;
