@@ -165,6 +165,12 @@ std::vector<long> sequences(const std::vector<Received::Message>& messages) {
   return out;
 }
 
+// How many different sequence numbers arrived.
+long distinctSequences(const std::vector<Received::Message>& messages) {
+  const auto seqs = sequences(messages);
+  return static_cast<long>(std::set<long>(seqs.begin(), seqs.end()).size());
+}
+
 std::string baseConfig(const TempDir& dir, const FakeIntakeThread& intake,
                        const std::string& extra = "") {
   return "api_key: " + std::string(kApiKey) +
@@ -373,15 +379,7 @@ TEST(LogsProcessTest, KillNineTwentyTimesLosesNothing) {
   }
   w.write(n, n + 1000);
   n += 1000;
-  ASSERT_TRUE(got.waitUntil(
-      [&] {
-        std::set<long> unique;
-        for (long s : sequences(got.messages())) {
-          unique.insert(s);
-        }
-        return static_cast<long>(unique.size()) >= n;
-      },
-      60s))
+  ASSERT_TRUE(got.waitUntil([&] { return distinctSequences(got.messages()) >= n; }, 60s))
       << "missing " << missingRanges(sequences(got.messages()), n) << "\n"
       << logsLines(dir);
   const auto seqs = sequences(got.messages());
@@ -429,15 +427,7 @@ TEST(LogsProcessTest, AnIntakeOutageOfAMinuteLosesNothing) {
     std::this_thread::sleep_for(500ms);
   }
   intake.store().clearFaults();
-  ASSERT_TRUE(got.waitUntil(
-      [&] {
-        std::set<long> unique;
-        for (long s : sequences(got.messages())) {
-          unique.insert(s);
-        }
-        return static_cast<long>(unique.size()) >= n;
-      },
-      180s))
+  ASSERT_TRUE(got.waitUntil([&] { return distinctSequences(got.messages()) >= n; }, 180s))
       << d.err();
   EXPECT_EQ(d.stop(), 0) << d.err();
 }

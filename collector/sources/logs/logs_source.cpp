@@ -46,20 +46,6 @@ int64_t wallNs() {
       .count();
 }
 
-std::string modeName(StartPosition p) {
-  switch (p) {
-    case StartPosition::kBeginning:
-      return "beginning";
-    case StartPosition::kEnd:
-      return "end";
-    case StartPosition::kForceBeginning:
-      return "forceBeginning";
-    case StartPosition::kForceEnd:
-      return "forceEnd";
-  }
-  return "end";
-}
-
 std::string rotatedKey(const std::string& path, const FileIdentity& id) {
   return fmt::format("file:{}#rotated:{}:{}", path, id.device, id.inode);
 }
@@ -144,20 +130,30 @@ std::shared_ptr<const LogOrigin> LogsSource::originFor(const LogSourceConfig& c,
   return o;
 }
 
+// The global rules, then the source's, compiled; nullptr (the error logged and kept for the
+// status) when a pattern does not compile.
+std::shared_ptr<const ProcessingRules> LogsSource::compileRules(const LogSourceConfig& c) {
+  std::vector<RuleConfig> rules = options_.global_rules;
+  rules.insert(rules.end(), c.rules.begin(), c.rules.end());
+  std::string error;
+  auto compiled = ProcessingRules::compile(rules, &error);
+  if (!compiled) {
+    errors_.push_back(error);
+    LOG_ERROR("logs", "{}:{}: {}", c.file, c.line, error);
+    return nullptr;
+  }
+  return std::make_shared<const ProcessingRules>(std::move(*compiled));
+}
+
 void LogsSource::buildSources() {
   for (const auto& c : options_.sources) {
-    std::vector<RuleConfig> rules = options_.global_rules;
-    rules.insert(rules.end(), c.rules.begin(), c.rules.end());
-    std::string error;
-    auto compiled = ProcessingRules::compile(rules, &error);
-    if (!compiled) {
-      errors_.push_back(error);
-      LOG_ERROR("logs", "{}:{}: {}", c.file, c.line, error);
+    auto rules = compileRules(c);
+    if (!rules) {
       continue;
     }
     FileSource fs;
     fs.config = c;
-    fs.rules = std::make_shared<const ProcessingRules>(std::move(*compiled));
+    fs.rules = std::move(rules);
     fs.tailer_options.encoding = c.encoding;
     fs.tailer_options.max_message_size = options_.max_message_size;
     if (auto p = fs.rules->multiLinePattern()) {
@@ -254,15 +250,11 @@ void LogsSource::startInputs() {
       no.port = c.port;
       no.frame_size = options_.frame_size;
       no.name = fmt::format("{}:{}", c.type, c.port);
-      std::vector<RuleConfig> rules = options_.global_rules;
-      rules.insert(rules.end(), c.rules.begin(), c.rules.end());
-      std::string error;
-      auto compiled = ProcessingRules::compile(rules, &error);
-      if (!compiled) {
-        errors_.push_back(error);
+      auto shared_rules = compileRules(c);
+      if (!shared_rules) {
         continue;
       }
-      auto shared_rules = std::make_shared<const ProcessingRules>(std::move(*compiled));
+      std::string error;
       auto origin = originFor(c, "");
       auto input = std::make_unique<NetworkLogInput>(
           loop_, telemetry_, no,
@@ -286,15 +278,11 @@ void LogsSource::startInputs() {
       network_inputs_.push_back(std::move(input));
     } else if (c.type == "journald") {
       auto j = std::make_unique<Journal>();
-      std::vector<RuleConfig> rules = options_.global_rules;
-      rules.insert(rules.end(), c.rules.begin(), c.rules.end());
-      std::string error;
-      auto compiled = ProcessingRules::compile(rules, &error);
-      if (!compiled) {
-        errors_.push_back(error);
+      j->rules = compileRules(c);
+      if (!j->rules) {
         continue;
       }
-      j->rules = std::make_shared<const ProcessingRules>(std::move(*compiled));
+      std::string error;
       j->origin = originFor(c, "");
       j->key = fmt::format("journald:{}", c.path.empty() ? "default" : c.path);
       JournaldInput::Options jo;
@@ -1035,7 +1023,7 @@ void LogsSource::writeRegistry() {
     }
     RegistryEntry e;
     e.offset = tracker_.committed(t->tailer->stream());
-    e.tailing_mode = modeName(file_sources_[t->source].config.start_position);
+    e.tailing_mode = std::string(startPositionName(file_sources_[t->source].config.start_position));
     e.last_updated_ns = now_ns;
     e.ingestion_ns = now_ns;
     e.identity = t->tailer->identity();

@@ -110,6 +110,7 @@ class LogsSource : public Component {
   };
 
   void buildSources();
+  std::shared_ptr<const ProcessingRules> compileRules(const LogSourceConfig& c);
   void restoreRotated();
   void scanFiles(bool startup);
   Tailed* openFile(const std::string& path, size_t source, bool startup);
