@@ -481,7 +481,7 @@ TEST(LogsProcessTest, OddLinesAndEncodings) {
                   "    start_position: beginning\n");
   std::string odd = "first\n\n";                             // an empty line
   odd += std::string(10 * 1024 * 1024, 'x') + "\n";          // 10 MB
-  odd += std::string("bin\x01\x02\x7f\x00zero", 13) + "\n";  // control bytes and a NUL
+  odd += std::string("bin\x01\x02\x7f\x00zero", 11) + "\n";  // control bytes and a NUL
   odd += "bad \xff\xfe utf8 \xc3\x28 end\n";
   odd += "last\n";
   dir.write("logs/odd.log", odd);
