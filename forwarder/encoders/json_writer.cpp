@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cassert>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace outpost {
 
@@ -60,6 +63,61 @@ size_t sequenceLength(std::string_view s, size_t i, size_t* bad) {
   return need + 1;
 }
 
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+
+// Whether any byte of `w` is < 0x20, '"', '\\' or >= 0x80. Never a false negative (a false
+// positive only costs a byte-wise look at the word).
+inline bool wordNeedsCare(uint64_t w) {
+  const uint64_t below_space = (w - kOnes * 0x20) & ~w;
+  const uint64_t q = w ^ (kOnes * '"');
+  const uint64_t b = w ^ (kOnes * '\\');
+  const uint64_t quote = (q - kOnes) & ~q;
+  const uint64_t backslash = (b - kOnes) & ~b;
+  return ((w | below_space | quote | backslash) & kHighBits) != 0;
+}
+
+constexpr std::array<bool, 256> makeSpecial() {
+  std::array<bool, 256> t{};
+  for (size_t c = 0; c < 256; ++c) {
+    t[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+  }
+  return t;
+}
+constexpr std::array<bool, 256> kSpecial = makeSpecial();
+
+void appendEscape(std::string& out, unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  switch (c) {
+    case '"':
+      out.append("\\\"");
+      break;
+    case '\\':
+      out.append("\\\\");
+      break;
+    case '\b':
+      out.append("\\b");
+      break;
+    case '\f':
+      out.append("\\f");
+      break;
+    case '\n':
+      out.append("\\n");
+      break;
+    case '\r':
+      out.append("\\r");
+      break;
+    case '\t':
+      out.append("\\t");
+      break;
+    default: {
+      const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+      out.append(esc, sizeof(esc));
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 bool isValidUtf8(std::string_view s) {
@@ -97,68 +155,53 @@ std::string toValidUtf8(std::string_view s) {
   return out;
 }
 
-void appendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.reserve(out.size() + s.size() + 2);
-  out.push_back('"');
+void appendJsonStringBody(std::string& out, std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
   size_t i = 0;
-  while (i < s.size()) {
-    // Runs of plain ASCII are copied in one go.
-    size_t start = i;
-    while (i < s.size()) {
-      auto c = static_cast<unsigned char>(s[i]);
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
+  size_t run = 0;  // start of the bytes not yet copied
+  while (i < n) {
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, sizeof(w));
+      if (wordNeedsCare(w)) {
         break;
       }
+      i += 8;
+    }
+    const size_t stop = std::min(n, i + 8);
+    while (i < stop && !kSpecial[p[i]]) {
       ++i;
     }
-    out.append(s.substr(start, i - start));
-    if (i == s.size()) {
-      break;
-    }
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      size_t bad = 0;
-      size_t len = sequenceLength(s, i, &bad);
-      if (len == 0) {
-        out.append(kReplacement);
-        i += bad;
-      } else {
-        out.append(s.substr(i, len));
-        i += len;
-      }
+    if (i == stop) {
       continue;
     }
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        out.append("\\u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xF]);
-        break;
+    const unsigned char c = p[i];
+    if (c >= 0x80) {
+      size_t bad = 0;
+      const size_t len = sequenceLength(s, i, &bad);
+      if (len != 0) {
+        i += len;  // well-formed: stays in the run
+        continue;
+      }
+      out.append(s.data() + run, i - run);
+      out.append(kReplacement);
+      i += bad;
+      run = i;
+      continue;
     }
+    out.append(s.data() + run, i - run);
+    appendEscape(out, c);
     ++i;
+    run = i;
   }
+  out.append(s.data() + run, n - run);
+}
+
+void appendJsonString(std::string& out, std::string_view s) {
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  appendJsonStringBody(out, s);
   out.push_back('"');
 }
 

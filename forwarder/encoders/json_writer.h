@@ -19,6 +19,10 @@ bool isValidUtf8(std::string_view s);
 // `s` with every maximal invalid UTF-8 subpart replaced by U+FFFD.
 std::string toValidUtf8(std::string_view s);
 
+// Escapes `s` as the inside of a JSON string (no quotes) onto `out`; plain runs are scanned
+// eight bytes at a time (the logs encoder's hot path).
+void appendJsonStringBody(std::string& out, std::string_view s);
+
 // Appends `s` to `out` as a quoted, escaped JSON string.
 void appendJsonString(std::string& out, std::string_view s);
 

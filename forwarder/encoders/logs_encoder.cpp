@@ -12,7 +12,6 @@ namespace outpost {
 
 namespace {
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 constexpr std::string_view kMessageKey = R"({"message":")";
 constexpr std::string_view kStatusKey = R"(","status":)";
 constexpr std::string_view kTimestampKey = R"(,"timestamp":)";
@@ -20,108 +19,6 @@ constexpr std::string_view kTimestampKey = R"(,"timestamp":)";
 // three keys above, the status quotes, at least one digit and the separating comma.
 constexpr size_t kMinEntryOverhead =
     kMessageKey.size() + kStatusKey.size() + kTimestampKey.size() + 2 + 1 + 1;
-
-constexpr uint64_t kOnes = 0x0101010101010101ULL;
-constexpr uint64_t kHighBits = 0x8080808080808080ULL;
-
-// Whether any byte of `w` is < 0x20, '"', '\\' or >= 0x80. Never a false negative (a false
-// positive only costs a byte-wise look at the word).
-inline bool wordNeedsCare(uint64_t w) {
-  const uint64_t below_space = (w - kOnes * 0x20) & ~w;
-  const uint64_t q = w ^ (kOnes * '"');
-  const uint64_t b = w ^ (kOnes * '\\');
-  const uint64_t quote = (q - kOnes) & ~q;
-  const uint64_t backslash = (b - kOnes) & ~b;
-  return ((w | below_space | quote | backslash) & kHighBits) != 0;
-}
-
-constexpr std::array<bool, 256> makeSpecial() {
-  std::array<bool, 256> t{};
-  for (size_t c = 0; c < 256; ++c) {
-    t[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
-  }
-  return t;
-}
-constexpr std::array<bool, 256> kSpecial = makeSpecial();
-
-// Length of the well-formed UTF-8 sequence at s[i] (s[i] >= 0x80), or 0 when it starts an
-// ill-formed one; then *bad is the length of its maximal invalid subpart (Unicode 3.9, U+FFFD
-// substitution of maximal subparts), at least 1.
-size_t utf8Sequence(const unsigned char* s, size_t n, size_t i, size_t* bad) {
-  const unsigned char b0 = s[i];
-  size_t need;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (b0 < 0xC2) {  // a lone continuation byte, or a lead that can only be overlong
-    *bad = 1;
-    return 0;
-  }
-  if (b0 < 0xE0) {
-    need = 1;
-  } else if (b0 < 0xF0) {
-    need = 2;
-    if (b0 == 0xE0) {
-      lo = 0xA0;
-    } else if (b0 == 0xED) {
-      hi = 0x9F;
-    }
-  } else if (b0 < 0xF5) {
-    need = 3;
-    if (b0 == 0xF0) {
-      lo = 0x90;
-    } else if (b0 == 0xF4) {
-      hi = 0x8F;
-    }
-  } else {
-    *bad = 1;
-    return 0;
-  }
-  for (size_t k = 1; k <= need; ++k) {
-    if (i + k >= n) {
-      *bad = k;
-      return 0;
-    }
-    const unsigned char c = s[i + k];
-    const bool ok = k == 1 ? (c >= lo && c <= hi) : (c & 0xC0) == 0x80;
-    if (!ok) {
-      *bad = k;
-      return 0;
-    }
-  }
-  return need + 1;
-}
-
-void appendEscape(std::string& out, unsigned char c) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  switch (c) {
-    case '"':
-      out.append("\\\"");
-      break;
-    case '\\':
-      out.append("\\\\");
-      break;
-    case '\b':
-      out.append("\\b");
-      break;
-    case '\f':
-      out.append("\\f");
-      break;
-    case '\n':
-      out.append("\\n");
-      break;
-    case '\r':
-      out.append("\\r");
-      break;
-    case '\t':
-      out.append("\\t");
-      break;
-    default: {
-      const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-      out.append(esc, sizeof(esc));
-      break;
-    }
-  }
-}
 
 bool isKnownStatus(std::string_view s) {
   return s == "info" || s == "error" || s == "warning" || s == "debug" || s == "critical" ||
@@ -147,49 +44,6 @@ size_t escapedTokenLength(std::string_view s, size_t i) {
 }
 
 }  // namespace
-
-void appendJsonStringBody(std::string& out, std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  size_t run = 0;  // start of the bytes not yet copied
-  while (i < n) {
-    while (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, p + i, sizeof(w));
-      if (wordNeedsCare(w)) {
-        break;
-      }
-      i += 8;
-    }
-    const size_t stop = std::min(n, i + 8);
-    while (i < stop && !kSpecial[p[i]]) {
-      ++i;
-    }
-    if (i == stop) {
-      continue;
-    }
-    const unsigned char c = p[i];
-    if (c >= 0x80) {
-      size_t bad = 0;
-      const size_t len = utf8Sequence(p, n, i, &bad);
-      if (len != 0) {
-        i += len;  // well-formed: stays in the run
-        continue;
-      }
-      out.append(s.data() + run, i - run);
-      out.append(kReplacement);
-      i += bad;
-      run = i;
-      continue;
-    }
-    out.append(s.data() + run, i - run);
-    appendEscape(out, c);
-    ++i;
-    run = i;
-  }
-  out.append(s.data() + run, n - run);
-}
 
 LogsPayloadEncoder::LogsPayloadEncoder(Options options)
     : options_(std::move(options)), hostname_json_(jsonString(options_.hostname)) {}

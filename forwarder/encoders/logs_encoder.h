@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "collector/sources/logs/log_message.h"
+#include "forwarder/encoders/json_writer.h"  // appendJsonStringBody
 #include "forwarder/forwarder.h"
 
 // Logs → POST /api/v2/logs (wire-formats.md §3.2–3.5), Content-Type application/json. The body
@@ -33,10 +34,6 @@ namespace outpost {
 
 inline constexpr size_t kLogsMaxEntries = 1000;
 inline constexpr size_t kLogsMaxContentBytes = 5'000'000;
-
-// Escapes `s` as the inside of a JSON string (no quotes) onto `out`: the same bytes as
-// appendJsonString, but plain runs are scanned eight bytes at a time.
-void appendJsonStringBody(std::string& out, std::string_view s);
 
 // Builds one /api/v2/logs request body incrementally. Loop thread of its owner only.
 class LogsPayloadEncoder {
