@@ -106,6 +106,7 @@ void checkLogSources(ConfigResult& result) {
   }
   std::vector<ConfigMessage> errors;
   logs::parseLogSources(result.loaded->confd, errors, result.warnings);
+  logs::parseGlobalRules(result.loaded->config.logs_config.processing_rules, errors);
   if (!errors.empty()) {
     result.errors.insert(result.errors.end(), errors.begin(), errors.end());
     result.loaded.reset();

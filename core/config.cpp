@@ -456,6 +456,14 @@ class Loader {
     if (auto* e = std::get_if<LogsEndpointList*>(&ref)) {
       return readLogsEndpoints(def, node, w, **e);
     }
+    if (auto* y = std::get_if<YamlValue*>(&ref)) {
+      if (!node.IsSequence()) {
+        error(w, std::string(def.key), fmt::format("expected a list, got {}", nodeKindName(node)));
+        return false;
+      }
+      **y = YamlValue{node, w.file, w.env};
+      return true;
+    }
     if (!node.IsScalar()) {
       error(w, std::string(def.key),
             fmt::format("expected {} {}, got {}", def.typeName() == "integer" ? "an" : "a",
@@ -470,6 +478,7 @@ class Loader {
     const std::string t(trim(raw));
     const bool structured = std::holds_alternative<StringListMap*>(ref) ||
                             std::holds_alternative<LogsEndpointList*>(ref) ||
+                            std::holds_alternative<YamlValue*>(ref) ||
                             (std::holds_alternative<StringList*>(ref) && t.starts_with("["));
     if (!structured) {
       return setScalar(def, raw, w);
@@ -479,10 +488,13 @@ class Loader {
     try {
       node = YAML::Load(t);
     } catch (const YAML::Exception& e) {
-      error(w, std::string(def.key),
-            "expected JSON such as {\"https://app.datadoghq.eu\": "
-            "[\"<api key>\"]}: " +
-                e.msg);
+      error(
+          w, std::string(def.key),
+          std::holds_alternative<YamlValue*>(ref)
+              ? "expected a JSON list such as [{\"type\": \"exclude_at_match\", \"name\": "
+                "\"x\", \"pattern\": \"y\"}]: " +
+                    e.msg
+              : "expected JSON such as {\"https://app.datadoghq.eu\": [\"<api key>\"]}: " + e.msg);
       return false;
     }
     return setFromNode(def, node, w);

@@ -30,6 +30,16 @@ struct LogsEndpoint {
 };
 using LogsEndpointList = std::vector<LogsEndpoint>;
 
+// A structured value its component validates itself (logs_config.processing_rules): the YAML
+// node as written and where it came from, so that component's errors name file and line.
+struct YamlValue {
+  YAML::Node node;   // null when unset
+  std::string file;  // the file it was read from; empty when it came from `env`
+  std::string env;   // the environment variable it came from (JSON), if any
+  // Equal when the values are (for reload diffs), wherever they were written.
+  bool operator==(const YamlValue& o) const { return YAML::Dump(node) == YAML::Dump(o.node); }
+};
+
 struct LogsConfig {
   std::string logs_dd_url;
   bool logs_no_ssl;
@@ -48,6 +58,7 @@ struct LogsConfig {
   int64_t aggregation_timeout;
   bool auto_multi_line_detection;
   int64_t frame_size;
+  YamlValue processing_rules;
 };
 
 struct ApmConfig {

@@ -203,6 +203,12 @@ std::vector<KeyDef> buildSchema() {
                       "is_reliable, use_ssl}.",
        .field = FIELD(logs_config.additional_endpoints),
        .secret = true},
+      {.key = "logs_config.processing_rules",
+       .default_value = YamlValue{},
+       .description = "Processing rules applied to every log source before its own "
+                      "log_processing_rules: a list of {type, name, pattern, "
+                      "replace_placeholder}, as in a source.",
+       .field = FIELD(logs_config.processing_rules)},
       {.key = "logs_config.compression_kind",
        .default_value = std::string("zstd"),
        .description = "Compression of logs payloads: zstd or gzip.",
@@ -451,6 +457,16 @@ std::string renderAny(const KeyDef& def, const ConfigValue& value) {
       }
       return fmt::format("[{}]", join(items, ", "));
     }
+    std::string operator()(const YamlValue& v) const {
+      if (!v.node || v.node.IsNull()) {
+        return "[]";
+      }
+      YAML::Emitter out;
+      out.SetMapFormat(YAML::Flow);
+      out.SetSeqFormat(YAML::Flow);
+      out << v.node;
+      return out.c_str();
+    }
     std::string operator()(const StringListMap& m) const {
       std::vector<std::string> items;
       for (const auto& [k, v] : m) {
@@ -489,8 +505,9 @@ std::string KeyDef::typeName() const {
   if (!choices.empty()) {
     return "enum";
   }
-  static constexpr const char* kNames[] = {"boolean", "integer", "number",           "string",
-                                           "list",    "map",     "list of endpoints"};
+  static constexpr const char* kNames[] = {
+      "boolean", "integer",           "number",       "string", "list",
+      "map",     "list of endpoints", "list of rules"};
   return kNames[default_value.index()];
 }
 

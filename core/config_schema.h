@@ -13,10 +13,10 @@ namespace outpost {
 
 // A typed pointer to the Config field a key fills.
 using FieldRef = std::variant<bool*, int64_t*, double*, std::string*, StringList*, StringListMap*,
-                              LogsEndpointList*>;
+                              LogsEndpointList*, YamlValue*>;
 // A value of one of those types (defaults).
-using ConfigValue =
-    std::variant<bool, int64_t, double, std::string, StringList, StringListMap, LogsEndpointList>;
+using ConfigValue = std::variant<bool, int64_t, double, std::string, StringList, StringListMap,
+                                 LogsEndpointList, YamlValue>;
 
 // One configuration key: the single place that says its name, type (the default's type),
 // default, description, bounds, secrecy and environment variables.

@@ -534,7 +534,12 @@ TEST(LogsProcessTest, ProcessingRules) {
   ASSERT_TRUE(intake.start());
   TempDir dir;
   std::filesystem::create_directories(dir.file("logs"));
-  dir.write("outpost.yaml", baseConfig(dir, intake));
+  // A global rule (logs_config.processing_rules) runs before the source's own.
+  dir.write("outpost.yaml", baseConfig(dir, intake,
+                                       "  processing_rules:\n"
+                                       "    - type: exclude_at_match\n"
+                                       "      name: global_noise\n"
+                                       "      pattern: debug noise\n"));
   writeSource(dir,
               "logs:\n"
               "  - type: file\n    path: " +
@@ -553,6 +558,7 @@ TEST(LogsProcessTest, ProcessingRules) {
   dir.write("logs/rules.log",
             "2024-01-01 app started\n"
             "2024-01-01 app healthcheck ok\n"
+            "2024-01-01 app debug noise\n"
             "2024-01-01 db connected\n"
             "2024-01-01 app paid card=1234567812345678\n"
             "2024-01-01 app failed\n"
@@ -734,6 +740,25 @@ TEST(LogsProcessTest, ABadRuleIsAConfigurationErrorWithFileLineAndRule) {
   const auto run = testing::runCommand({OUTPOST_BIN, "run", "-c", dir.path()}, {}, 10s);
   EXPECT_EQ(run.code, 1);
   EXPECT_NE(run.err.find(conf + ":7"), std::string::npos) << run.err;
+
+  // A global rule (logs_config.processing_rules in outpost.yaml) the same way.
+  std::filesystem::remove_all(dir.file("conf.d"));
+  const std::string main = dir.write("outpost.yaml",
+                                     "logs_enabled: true\n"
+                                     "logs_config:\n"
+                                     "  processing_rules:\n"
+                                     "    - type: mask_sequences\n"
+                                     "      name: global_broken\n"
+                                     "      replace_placeholder: x\n"
+                                     "      pattern: '(x'\n"
+                                     "run_path: " +
+                                         dir.file("run") + "\n");
+  const auto global = testing::runCommand({OUTPOST_BIN, "configcheck", "-c", dir.path()});
+  EXPECT_EQ(global.code, 1);
+  EXPECT_NE(global.err.find(main + ":7"), std::string::npos) << global.err;
+  EXPECT_NE(global.err.find("logs_config.processing_rules[0].pattern"), std::string::npos)
+      << global.err;
+  EXPECT_NE(global.err.find("global_broken"), std::string::npos) << global.err;
 }
 
 }  // namespace

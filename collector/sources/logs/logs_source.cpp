@@ -64,6 +64,7 @@ LogsSource::Options LogsSource::optionsFrom(const LoadedConfig& loaded,
   o.run_path = c.run_path;
   std::vector<ConfigMessage> warnings;
   o.sources = parseLogSources(loaded.confd, errors, warnings);
+  o.global_rules = parseGlobalRules(c.logs_config.processing_rules, errors);
   for (const auto& w : warnings) {
     LOG_WARN("logs", "{}", w.format());
   }

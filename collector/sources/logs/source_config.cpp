@@ -491,4 +491,12 @@ std::vector<RuleConfig> parseGlobalRules(const YAML::Node& node, const std::stri
   return r.rules(node, "logs_config.processing_rules");
 }
 
+std::vector<RuleConfig> parseGlobalRules(const YamlValue& value,
+                                         std::vector<ConfigMessage>& errors) {
+  if (!value.node || value.node.IsNull()) {
+    return {};
+  }
+  return parseGlobalRules(value.node, value.file.empty() ? value.env : value.file, errors);
+}
+
 }  // namespace outpost::logs

@@ -60,5 +60,8 @@ std::vector<LogSourceConfig> parseLogSources(const std::vector<ConfdEntry>& conf
 // same way; keys are named "logs_config.processing_rules[i].<key>". A null node: no rules.
 std::vector<RuleConfig> parseGlobalRules(const YAML::Node& node, const std::string& file,
                                          std::vector<ConfigMessage>& errors);
+// The same from the loaded configuration's logs_config.processing_rules (unset: no rules).
+std::vector<RuleConfig> parseGlobalRules(const YamlValue& value,
+                                         std::vector<ConfigMessage>& errors);
 
 }  // namespace outpost::logs

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/confd.h"
+#include "core/config.h"
 #include "tests/support/test_support.h"
 
 namespace outpost::logs {
@@ -287,6 +288,56 @@ TEST(SourceConfigTest, GlobalRules) {
   EXPECT_EQ(errors[0].key, "logs_config.processing_rules[0].pattern");
   EXPECT_EQ(errors[0].line, 3);
   EXPECT_EQ(errors[0].text, "rule \"x\": invalid regex: missing ]: [z");
+}
+
+// logs_config.processing_rules as loadConfig keeps it: from outpost.yaml (errors name its file,
+// line and key) and from DD_LOGS_CONFIG_PROCESSING_RULES as JSON.
+TEST(SourceConfigTest, GlobalRulesFromTheLoadedConfiguration) {
+  testing::TempDir dir;
+  const std::string file = dir.write("outpost.yaml",
+                                     "logs_config:\n"
+                                     "  processing_rules:\n"
+                                     "    - type: exclude_at_match\n"
+                                     "      name: no_health\n"
+                                     "      pattern: GET /health\n"
+                                     "    - type: mask_sequences\n"
+                                     "      name: bad\n"
+                                     "      replace_placeholder: x\n"
+                                     "      pattern: '(unclosed'\n");
+  const auto none = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  ConfigResult r = loadConfig(dir.path(), none);
+  ASSERT_TRUE(r.loaded);
+  std::vector<ConfigMessage> errors;
+  const auto rules = parseGlobalRules(r.loaded->config.logs_config.processing_rules, errors);
+  ASSERT_EQ(rules.size(), 1u);  // the good one; the error makes the configuration invalid
+  EXPECT_EQ(rules[0].line, 3);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, file);
+  EXPECT_EQ(errors[0].line, 9);
+  EXPECT_EQ(errors[0].key, "logs_config.processing_rules[1].pattern");
+
+  dir.write("outpost.yaml", "logs_config:\n  processing_rules: []\n");
+  const auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "DD_LOGS_CONFIG_PROCESSING_RULES") {
+      return R"([{"type": "exclude_at_match", "name": "no_health", "pattern": "GET /health"}])";
+    }
+    return std::nullopt;
+  };
+  r = loadConfig(dir.path(), env);
+  ASSERT_TRUE(r.loaded);
+  errors.clear();
+  const auto from_env = parseGlobalRules(r.loaded->config.logs_config.processing_rules, errors);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(from_env.size(), 1u);
+  EXPECT_EQ(from_env[0].name, "no_health");
+  EXPECT_EQ(from_env[0].pattern, "GET /health");
+
+  // Not a list: the configuration loader says so.
+  dir.write("outpost.yaml", "logs_config:\n  processing_rules: exclude\n");
+  r = loadConfig(dir.path(), none);
+  EXPECT_FALSE(r.loaded);
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_EQ(r.errors[0].key, "logs_config.processing_rules");
 }
 
 TEST(SourceConfigTest, EnumWords) {
