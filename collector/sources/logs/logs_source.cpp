@@ -78,6 +78,12 @@ LogsSource::Options LogsSource::optionsFrom(const LoadedConfig& loaded,
   o.auto_multi_line = c.logs_config.auto_multi_line_detection;
   o.aggregation_timeout_ms = c.logs_config.aggregation_timeout;
   o.frame_size = static_cast<size_t>(c.logs_config.frame_size);
+  // Half the forwarder's per-endpoint budget: then the forwarder never answers "queue full"
+  // in normal operation (that would park the batches for a retry timer while the core idles);
+  // acknowledgements alone pace the reading.
+  o.max_inflight_bytes =
+      std::clamp<uint64_t>(static_cast<uint64_t>(c.forwarder_retry_queue_payloads_max_size) / 2,
+                           1ull << 20, 32ull << 20);
   return o;
 }
 
