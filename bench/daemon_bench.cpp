@@ -494,7 +494,8 @@ class Bench {
       std::ofstream yaml(dir / "outpost.yaml");
       // Every source on (DogStatsD on a free loopback port), nothing arriving.
       yaml << "run_path: " << (dir / "run").string() << "\nlog_level: warn\n"
-           << "dogstatsd_port: " << freeUdpPort() << "\n";
+           << "dogstatsd_port: " << freeUdpPort() << "\n"
+           << "apm_config:\n  receiver_port: 0\n";
       if (!yaml) {
         throw std::runtime_error("cannot write " + (dir / "outpost.yaml").string());
       }

@@ -295,6 +295,7 @@ void writeConfig(const std::string& dir, const std::string& sink_url, const std:
                                        << "dd_url: " << sink_url << "\n"
                                        << "logs_enabled: true\n"
                                        << "use_dogstatsd: false\n"
+                                       << "apm_config:\n  enabled: false\n"
                                        << "logs_config:\n  logs_dd_url: " << sink_url << "\n"
                                        << extra << "run_path: " << dir << "/run\n";
   std::ofstream(dir + "/conf.d/bench.d/conf.yaml") << "logs:\n" << sources;

@@ -9,6 +9,7 @@
 #include "collector/sources/dogstatsd/dogstatsd_source.h"
 #include "collector/sources/logs/logs_source.h"
 #include "collector/sources/logs/source_config.h"
+#include "collector/sources/traces/trace_receiver.h"
 #include "core/config.h"
 #include "core/config_render.h"
 #include "core/log.h"
@@ -157,9 +158,22 @@ int cmdRun(const Options& opts) {
     forwarder = f.get();
     daemon.addComponent(std::move(f));
   }
+  dogstatsd::DogStatsdSource* dogstatsd = nullptr;
   if (config.use_dogstatsd) {
-    daemon.addComponent(std::make_unique<dogstatsd::DogStatsdSource>(
-        daemon.loop(), daemon.telemetry(), config, forwarder));
+    auto d = std::make_unique<dogstatsd::DogStatsdSource>(daemon.loop(), daemon.telemetry(), config,
+                                                          forwarder);
+    dogstatsd = d.get();
+    daemon.addComponent(std::move(d));
+  }
+  if (config.apm_config.enabled &&
+      (config.apm_config.receiver_port > 0 || !config.apm_config.receiver_socket.empty())) {
+    auto options = traces::TraceReceiver::optionsFrom(config);
+    if (dogstatsd != nullptr) {
+      // The receiver stops before DogStatsD (reverse start order), so the pointer outlives it.
+      options.dogstatsd = [dogstatsd](std::string_view lines) { dogstatsd->ingest(lines); };
+    }
+    daemon.addComponent(std::make_unique<traces::TraceReceiver>(daemon.loop(), daemon.telemetry(),
+                                                                std::move(options), forwarder));
   }
   if (config.logs_enabled) {
     std::vector<ConfigMessage> errors;  // already reported by checkLogSources

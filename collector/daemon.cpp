@@ -107,7 +107,7 @@ int Daemon::run() {
   LOG_INFO("daemon", "conf.d {}: {} file{} ({} check instance{}, {} log source{})", c.confd_path,
            config_.confd.size(), config_.confd.size() == 1 ? "" : "s", instances,
            instances == 1 ? "" : "s", log_sources, log_sources == 1 ? "" : "s");
-  LOG_INFO("daemon", "traces and host checks are not built in this version yet");
+  LOG_INFO("daemon", "host checks are not built in this version yet");
 
   // State directory: created if missing, and locked so two daemons never share it.
   std::error_code ec;

@@ -69,6 +69,18 @@ struct ApmConfig {
   std::string apm_dd_url;
   StringListMap additional_endpoints;
   int64_t max_payload_size;
+  std::string env;
+  double max_traces_per_second;
+  double errors_per_second;
+  bool enable_rare_sampler;
+  StringList ignore_resources;
+  double receiver_timeout;
+  int64_t connection_limit;
+  bool obfuscation_redis;
+  bool obfuscation_memcached;
+  bool obfuscation_remove_query_string;
+  bool obfuscation_remove_paths_with_digits;
+  bool obfuscation_credit_cards;
 };
 
 struct ProxyConfig {

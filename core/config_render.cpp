@@ -11,9 +11,31 @@
 namespace outpost {
 namespace {
 
-std::string sectionOf(std::string_view key) {
-  const size_t dot = key.find('.');
-  return dot == std::string_view::npos ? std::string() : std::string(key.substr(0, dot));
+// The sections of `key` (every component but the leaf).
+std::vector<std::string> sectionsOf(std::string_view key) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t dot = key.find('.'); dot != std::string_view::npos; dot = key.find('.', start)) {
+    out.emplace_back(key.substr(start, dot - start));
+    start = dot + 1;
+  }
+  return out;
+}
+
+// Opens the sections of `key` that `open` does not have yet, calling emit(depth, name) for
+// each; `open` becomes the key's sections. Returns the leaf's depth.
+template <typename Emit>
+size_t openSections(std::string_view key, std::vector<std::string>& open, Emit emit) {
+  const std::vector<std::string> want = sectionsOf(key);
+  size_t common = 0;
+  while (common < want.size() && common < open.size() && want[common] == open[common]) {
+    ++common;
+  }
+  for (size_t d = common; d < want.size(); ++d) {
+    emit(d, want[d]);
+  }
+  open = want;
+  return want.size();
 }
 
 std::string leafOf(std::string_view key) {
@@ -38,16 +60,12 @@ std::string renderConfigcheck(const LoadedConfig& loaded) {
                                                        : loaded.config_file);
   out += fmt::format("# forwarding: {}\n",
                      c.localMode() ? "off (local mode: no api_key)" : "on (api_key is set)");
-  std::string open_section;
+  std::vector<std::string> open;
   for (const auto& def : configSchema()) {
-    const std::string section = sectionOf(def.key);
-    if (section != open_section) {
-      if (!section.empty()) {
-        out += section + ":\n";
-      }
-      open_section = section;
-    }
-    const std::string indent = section.empty() ? "" : "  ";
+    const size_t depth = openSections(def.key, open, [&](size_t d, const std::string& name) {
+      out += std::string(2 * d, ' ') + name + ":\n";
+    });
+    const std::string indent(2 * depth, ' ');
     const auto& origin = loaded.origins.at(std::string(def.key));
     out += fmt::format("{}{}: {}  # {}\n", indent, leafOf(def.key), renderValue(def, c),
                        origin.describe());
@@ -162,16 +180,12 @@ std::string renderExampleConfig() {
       "# Generated from core/config_schema.cpp by `./dev docs`. Reference: "
       "docs/configuration.md\n";
   out += "# Key names are the Datadog Agent's; DD_* environment variables override them.\n";
-  std::string open_section;
+  std::vector<std::string> open;
   for (const auto& def : configSchema()) {
-    const std::string section = sectionOf(def.key);
-    if (section != open_section) {
-      if (!section.empty()) {
-        out += fmt::format("\n# {}:\n", section);
-      }
-      open_section = section;
-    }
-    const std::string indent = section.empty() ? "" : "  ";
+    const size_t depth = openSections(def.key, open, [&](size_t d, const std::string& name) {
+      out += fmt::format("{}#{} {}:\n", d == 0 ? "\n" : "", std::string(2 * d, ' '), name);
+    });
+    const std::string indent(2 * depth, ' ');
     std::string desc(def.description);
     if (!def.pending.empty()) {
       desc += fmt::format(" (Not used yet: for {}.)", def.pending);

@@ -68,7 +68,7 @@ class Forwarder : public Component {
     Encoding logs_encoding = Encoding::kZstd;
     int logs_level = 1;
     Encoding traces_encoding = Encoding::kGzip;
-    int traces_level = 6;
+    int traces_level = 1;  // the trace-agent writes gzip at its best speed
     uint64_t validate_interval_ms = 3600'000;  // API key check against /api/v1/validate; 0: off
   };
   static Options optionsFrom(const Config& config);

@@ -102,6 +102,7 @@ logs_config:
   logs_dd_url: $INTAKE
 apm_config:
   apm_dd_url: $INTAKE
+  receiver_port: 0
 run_path: $RUN_DIR/state
 log_level: info
 use_dogstatsd: true

@@ -19,7 +19,8 @@ const std::string kOutpost = OUTPOST_BIN;
 
 std::string baseConfig(const TempDir& dir, const std::string& extra = "") {
   // No DogStatsD on 8125: tests run in parallel.
-  return "run_path: " + dir.file("run") + "\nlog_level: info\ndogstatsd_port: 0\n" + extra;
+  return "run_path: " + dir.file("run") +
+         "\nlog_level: info\ndogstatsd_port: 0\napm_config: {receiver_port: 0}\n" + extra;
 }
 
 bool contains(const std::string& haystack, const std::string& needle) {
@@ -57,7 +58,7 @@ TEST(DaemonProcessTest, NotifiesReadyWatchdogReloadingAndStopping) {
   ASSERT_TRUE(notify.waitFor("RELOADING=1", 5s));
   ASSERT_TRUE(notify.waitFor("READY=1", 5s));
   EXPECT_TRUE(contains(p.err(), "reload rejected: " + file +
-                                    ":5:1: YAML syntax error: end of "
+                                    ":6:1: YAML syntax error: end of "
                                     "sequence flow not found"))
       << p.err();
   EXPECT_TRUE(contains(p.err(), "keeping the previous configuration")) << p.err();
@@ -111,11 +112,11 @@ TEST(DaemonProcessTest, ConfigurationErrorsStopTheStartBeforeReady) {
   EXPECT_EQ(p.wait(10s), 1);
   const std::string err = p.err();
   EXPECT_TRUE(contains(err, "| ERROR | (config) | " + file +
-                                ":4:15: logs_enabled: expected a boolean (true or false), got "
+                                ":5:15: logs_enabled: expected a boolean (true or false), got "
                                 "\"maybe\""))
       << err;
   EXPECT_TRUE(contains(err, "| WARN | (config) | " + file +
-                                ":5:1: log_levle: unknown key, ignored (did you mean "
+                                ":6:1: log_levle: unknown key, ignored (did you mean "
                                 "'log_level'?)"))
       << err;
   EXPECT_TRUE(contains(err, "not started: the configuration has 1 error")) << err;

@@ -57,7 +57,7 @@ TEST(DogStatsdProcessTest, SamplesEventsAndChecksReachTheIntakeDecoded) {
                 "logs_config:\n  logs_dd_url: " +
                 intake.url() +
                 "\n"
-                "apm_config:\n  apm_dd_url: " +
+                "apm_config:\n  receiver_port: 0\n  apm_dd_url: " +
                 intake.url() +
                 "\n"
                 "run_path: " +

@@ -66,7 +66,7 @@ std::string configFor(const TempDir& dir, const std::string& url) {
          "logs_config:\n  logs_dd_url: " +
          url +
          "\n"
-         "apm_config:\n  apm_dd_url: " +
+         "apm_config:\n  receiver_port: 0\n  apm_dd_url: " +
          url +
          "\n"
          "run_path: " +

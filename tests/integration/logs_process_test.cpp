@@ -189,7 +189,8 @@ std::string baseConfig(const TempDir& dir, const FakeIntakeThread& intake,
          "  close_timeout: 2\n" +
          extra + "run_path: " + dir.file("run") +
          "\n"
-         "dogstatsd_port: 0\n";
+         "dogstatsd_port: 0\n"
+         "apm_config:\n  receiver_port: 0\n";
 }
 
 class Daemon {

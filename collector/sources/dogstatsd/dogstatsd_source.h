@@ -43,6 +43,10 @@ class DogStatsdSource : public Component, private Handler {
   // Stops listening, flushes everything aggregated (the open bucket too), then done.
   void stop(std::function<void()> done) override;
 
+  // DogStatsD lines from elsewhere in the process (the trace receiver's /dogstatsd/v2/proxy,
+  // where tracers send their own metrics), parsed and aggregated like a datagram.
+  void ingest(std::string_view lines) { onDatagram(lines, Origin{}); }
+
   // Flushes the buckets closed by `now` (unix seconds); the flush timer calls it.
   void flush(int64_t now);
   const DogStatsdListeners& listeners() const { return *listeners_; }

@@ -1,0 +1,315 @@
+#include "collector/sources/traces/agent_payload.h"
+
+#include <algorithm>
+
+#include "collector/sources/traces/proto_writer.h"
+
+namespace outpost::traces {
+
+using proto::delimitedSize;
+using proto::Writer;
+
+namespace {
+
+// Span fields (§5.4).
+enum SpanField : uint32_t {
+  kService = 1,
+  kName = 2,
+  kResource = 3,
+  kTraceId = 4,
+  kSpanId = 5,
+  kParentId = 6,
+  kStart = 7,
+  kDuration = 8,
+  kError = 9,
+  kMeta = 10,
+  kMetrics = 11,
+  kType = 12,
+  kMetaStruct = 13,
+  kSpanLinks = 14,
+  kSpanEvents = 15,
+};
+
+size_t linkSize(const SpanLink& l) {
+  size_t n = proto::uint64Size(1, l.trace_id) + proto::uint64Size(2, l.trace_id_high) +
+             proto::uint64Size(3, l.span_id) + proto::stringSize(5, l.tracestate) +
+             proto::uint64Size(6, l.flags);
+  for (const auto& [k, v] : l.attributes) {
+    n += delimitedSize(4, proto::stringEntrySize(k, v));
+  }
+  return n;
+}
+
+void writeLink(Writer& w, const SpanLink& l) {
+  w.uint64(1, l.trace_id);
+  w.uint64(2, l.trace_id_high);
+  w.uint64(3, l.span_id);
+  for (const auto& [k, v] : l.attributes) {
+    w.stringEntry(4, k, v);
+  }
+  w.string(5, l.tracestate);
+  w.uint64(6, l.flags);
+}
+
+// AttributeAnyValue (or AttributeArrayValue, which has the same fields 1-5).
+size_t attributeValueSize(const AttributeValue& v) {
+  size_t n = proto::uint64Size(1, static_cast<uint64_t>(v.type));
+  switch (v.type) {
+    case AttributeValue::kString:
+      n += proto::stringSize(2, v.string_value);
+      break;
+    case AttributeValue::kBool:
+      n += proto::boolSize(3, v.bool_value);
+      break;
+    case AttributeValue::kInt:
+      n += proto::int64Size(4, v.int_value);
+      break;
+    case AttributeValue::kDouble:
+      n += proto::doubleSize(5, v.double_value);
+      break;
+    case AttributeValue::kArray: {
+      size_t array = 0;
+      for (const auto& e : v.array_value) {
+        array += delimitedSize(1, attributeValueSize(e));
+      }
+      n += delimitedSize(6, array);
+      break;
+    }
+  }
+  return n;
+}
+
+void writeAttributeValue(Writer& w, const AttributeValue& v) {
+  w.uint64(1, static_cast<uint64_t>(v.type));
+  switch (v.type) {
+    case AttributeValue::kString:
+      w.string(2, v.string_value);
+      break;
+    case AttributeValue::kBool:
+      w.boolean(3, v.bool_value);
+      break;
+    case AttributeValue::kInt:
+      w.int64(4, v.int_value);
+      break;
+    case AttributeValue::kDouble:
+      w.float64(5, v.double_value);
+      break;
+    case AttributeValue::kArray: {
+      size_t array = 0;
+      for (const auto& e : v.array_value) {
+        array += delimitedSize(1, attributeValueSize(e));
+      }
+      w.header(6, array);
+      for (const auto& e : v.array_value) {
+        w.header(1, attributeValueSize(e));
+        writeAttributeValue(w, e);
+      }
+      break;
+    }
+  }
+}
+
+size_t eventSize(const SpanEvent& e) {
+  size_t n = (e.time_unix_nano != 0 ? proto::tagSize(1) + 8 : 0) + proto::stringSize(2, e.name);
+  for (const auto& [k, v] : e.attributes) {
+    n += delimitedSize(3, delimitedSize(1, k.size()) + delimitedSize(2, attributeValueSize(v)));
+  }
+  return n;
+}
+
+void writeEvent(Writer& w, const SpanEvent& e) {
+  if (e.time_unix_nano != 0) {
+    w.fixed64(1, e.time_unix_nano);
+  }
+  w.string(2, e.name);
+  for (const auto& [k, v] : e.attributes) {
+    const size_t value = attributeValueSize(v);
+    w.header(3, delimitedSize(1, k.size()) + delimitedSize(2, value));
+    w.bytes(1, k);
+    w.header(2, value);
+    writeAttributeValue(w, v);
+  }
+}
+
+}  // namespace
+
+size_t spanSize(const Span& s) {
+  size_t n = proto::stringSize(kService, s.service) + proto::stringSize(kName, s.name) +
+             proto::stringSize(kResource, s.resource) + proto::uint64Size(kTraceId, s.trace_id) +
+             proto::uint64Size(kSpanId, s.span_id) + proto::uint64Size(kParentId, s.parent_id) +
+             proto::int64Size(kStart, s.start) + proto::int64Size(kDuration, s.duration) +
+             proto::int64Size(kError, s.error) + proto::stringSize(kType, s.type);
+  for (const auto& [k, v] : s.meta) {
+    n += delimitedSize(kMeta, proto::stringEntrySize(k, v));
+  }
+  for (const auto& kv : s.metrics) {
+    n += delimitedSize(kMetrics, proto::doubleEntrySize(kv.first));
+  }
+  for (const auto& [k, v] : s.meta_struct) {
+    n += delimitedSize(kMetaStruct, proto::stringEntrySize(k, v));
+  }
+  for (const auto& l : s.span_links) {
+    n += delimitedSize(kSpanLinks, linkSize(l));
+  }
+  for (const auto& e : s.span_events) {
+    n += delimitedSize(kSpanEvents, eventSize(e));
+  }
+  return n;
+}
+
+void appendSpan(std::string& out, const Span& s) {
+  Writer w(out);
+  w.string(kService, s.service);
+  w.string(kName, s.name);
+  w.string(kResource, s.resource);
+  w.uint64(kTraceId, s.trace_id);
+  w.uint64(kSpanId, s.span_id);
+  w.uint64(kParentId, s.parent_id);
+  w.int64(kStart, s.start);
+  w.int64(kDuration, s.duration);
+  w.int64(kError, s.error);
+  for (const auto& [k, v] : s.meta) {
+    w.stringEntry(kMeta, k, v);
+  }
+  for (const auto& [k, v] : s.metrics) {
+    w.doubleEntry(kMetrics, k, v);
+  }
+  w.string(kType, s.type);
+  for (const auto& [k, v] : s.meta_struct) {
+    w.stringEntry(kMetaStruct, k, v);
+  }
+  for (const auto& l : s.span_links) {
+    w.header(kSpanLinks, linkSize(l));
+    writeLink(w, l);
+  }
+  for (const auto& e : s.span_events) {
+    w.header(kSpanEvents, eventSize(e));
+    writeEvent(w, e);
+  }
+}
+
+size_t traceChunkSize(const TraceChunk& c) {
+  size_t n = proto::int64Size(1, c.priority) + proto::stringSize(2, c.origin) +
+             proto::boolSize(5, c.dropped_trace);
+  for (const auto& s : c.spans) {
+    n += delimitedSize(3, spanSize(s));
+  }
+  for (const auto& [k, v] : c.tags) {
+    n += delimitedSize(4, proto::stringEntrySize(k, v));
+  }
+  return n;
+}
+
+void appendTraceChunk(std::string& out, const TraceChunk& c) {
+  Writer w(out);
+  w.int64(1, c.priority);
+  w.string(2, c.origin);
+  for (const auto& s : c.spans) {
+    w.header(3, spanSize(s));
+    appendSpan(out, s);
+  }
+  for (const auto& [k, v] : c.tags) {
+    w.stringEntry(4, k, v);
+  }
+  w.boolean(5, c.dropped_trace);
+}
+
+AgentPayloadBuffer::AgentPayloadBuffer(Options options) : options_(std::move(options)) {}
+
+AgentPayloadBuffer::Group& AgentPayloadBuffer::groupFor(const TracerPayload& p) {
+  for (auto& g : groups_) {
+    if (g.container_id == p.container_id && g.language_name == p.language_name &&
+        g.language_version == p.language_version && g.tracer_version == p.tracer_version &&
+        g.runtime_id == p.runtime_id && g.env == p.env && g.hostname == p.hostname &&
+        g.app_version == p.app_version) {
+      return g;
+    }
+  }
+  Group& g = groups_.emplace_back();
+  g.container_id = p.container_id;
+  g.language_name = p.language_name;
+  g.language_version = p.language_version;
+  g.tracer_version = p.tracer_version;
+  g.runtime_id = p.runtime_id;
+  g.env = p.env;
+  g.hostname = p.hostname;
+  g.app_version = p.app_version;
+  for (const auto& [k, v] : p.tags) {
+    g.tags.emplace_back(std::string(k), std::string(v));
+  }
+  bytes_ += 64 + g.container_id.size() + g.runtime_id.size() + g.tracer_version.size();
+  return g;
+}
+
+void AgentPayloadBuffer::add(const TracerPayload& payload, const TraceChunk& chunk) {
+  Group& g = groupFor(payload);
+  const size_t before = g.chunks.size();
+  const size_t size = traceChunkSize(chunk);
+  g.chunks.reserve(before + size + 8);
+  Writer w(g.chunks);
+  w.header(6, size);
+  appendTraceChunk(g.chunks, chunk);
+  bytes_ += g.chunks.size() - before;
+  ++chunks_;
+}
+
+std::string AgentPayloadBuffer::languages() const {
+  std::vector<std::string> langs;
+  for (const auto& g : groups_) {
+    if (!g.language_name.empty() &&
+        std::find(langs.begin(), langs.end(), g.language_name) == langs.end()) {
+      langs.push_back(g.language_name);
+    }
+  }
+  std::string out;
+  for (const auto& l : langs) {
+    if (!out.empty()) {
+      out.push_back('|');
+    }
+    out += l;
+  }
+  return out;
+}
+
+std::string AgentPayloadBuffer::take() {
+  std::string out;
+  out.reserve(bytes_ + 256);
+  Writer w(out);
+  w.string(1, options_.hostname);
+  w.string(2, options_.env);
+  for (const auto& g : groups_) {
+    size_t n = proto::stringSize(1, g.container_id) + proto::stringSize(2, g.language_name) +
+               proto::stringSize(3, g.language_version) + proto::stringSize(4, g.tracer_version) +
+               proto::stringSize(5, g.runtime_id) + g.chunks.size() + proto::stringSize(8, g.env) +
+               proto::stringSize(9, g.hostname) + proto::stringSize(10, g.app_version);
+    for (const auto& [k, v] : g.tags) {
+      n += delimitedSize(7, proto::stringEntrySize(k, v));
+    }
+    w.header(5, n);
+    w.string(1, g.container_id);
+    w.string(2, g.language_name);
+    w.string(3, g.language_version);
+    w.string(4, g.tracer_version);
+    w.string(5, g.runtime_id);
+    out.append(g.chunks);
+    for (const auto& [k, v] : g.tags) {
+      w.stringEntry(7, k, v);
+    }
+    w.string(8, g.env);
+    w.string(9, g.hostname);
+    w.string(10, g.app_version);
+  }
+  for (const auto& [k, v] : options_.tags) {
+    w.stringEntry(6, k, v);
+  }
+  w.string(7, options_.agent_version);
+  w.float64(8, options_.target_tps);
+  w.float64(9, options_.error_tps);
+  w.boolean(10, options_.rare_sampler_enabled);
+  groups_.clear();
+  bytes_ = 0;
+  chunks_ = 0;
+  return out;
+}
+
+}  // namespace outpost::traces

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "collector/sources/traces/span.h"
+
+// The trace intake's body (§5.1–§5.5): a protobuf pb.AgentPayload holding one TracerPayload per
+// (container, language, tracer, runtime, env, hostname, app version) with its TraceChunks.
+// Intake limits: the Agent flushes when the buffered serialized size passes 3,200,000 bytes
+// (before compression) and every 5 s; bodies are gzip-compressed by the forwarder.
+namespace outpost::traces {
+
+// Writes one TraceChunk message's fields (not its tag/length) / its size.
+size_t traceChunkSize(const TraceChunk& chunk);
+void appendTraceChunk(std::string& out, const TraceChunk& chunk);
+size_t spanSize(const Span& span);
+void appendSpan(std::string& out, const Span& span);
+
+// Buffers kept chunks as encoded bytes, grouped by tracer payload, until the writer takes an
+// AgentPayload body. The chunks' strings are copied into the encoding at add(), so the request
+// they came from can go at once.
+class AgentPayloadBuffer {
+ public:
+  struct Options {
+    std::string hostname;       // AgentPayload.hostName
+    std::string env = "none";   // AgentPayload.env (apm_config.env)
+    std::string agent_version;  // AgentPayload.agentVersion
+    double target_tps = 10;
+    double error_tps = 10;
+    bool rare_sampler_enabled = false;
+    std::map<std::string, std::string> tags;  // AgentPayload.tags
+  };
+
+  explicit AgentPayloadBuffer(Options options);
+
+  // Appends `chunk` to the group of `payload`'s header fields.
+  void add(const TracerPayload& payload, const TraceChunk& chunk);
+  bool empty() const { return groups_.empty(); }
+  size_t bytes() const { return bytes_; }  // encoded size so far (about the body's)
+  size_t chunks() const { return chunks_; }
+  // Languages of the buffered payloads joined with '|' (X-Datadog-Reported-Languages).
+  std::string languages() const;
+  // The AgentPayload body of everything buffered; the buffer is left empty.
+  std::string take();
+
+ private:
+  struct Group {
+    std::string container_id, language_name, language_version, tracer_version, runtime_id, env,
+        hostname, app_version;
+    std::vector<std::pair<std::string, std::string>> tags;
+    std::string chunks;  // repeated field 6 (chunks), encoded
+  };
+  Group& groupFor(const TracerPayload& p);
+
+  Options options_;
+  std::vector<Group> groups_;
+  size_t bytes_ = 0;
+  size_t chunks_ = 0;
+};
+
+}  // namespace outpost::traces

@@ -1,0 +1,480 @@
+#include "collector/sources/traces/obfuscate.h"
+
+#include <re2/re2.h>
+
+#include <cctype>
+
+#include "collector/sources/traces/normalize.h"
+
+namespace outpost::traces {
+
+namespace {
+
+bool isIdentStart(unsigned char c) {
+  return std::isalpha(c) || c == '_' || c >= 0x80;
+}
+bool isIdentChar(unsigned char c) {
+  return std::isalnum(c) || c == '_' || c == '$' || c == '.' || c >= 0x80;
+}
+
+void appendToken(std::string& out, std::string_view token) {
+  if (!out.empty() && out.back() != ' ' && out.back() != '(' && token != ")" && token != "," &&
+      token != "." && out.back() != '.') {
+    out.push_back(' ');
+  }
+  out.append(token);
+}
+
+// Collapses "( ?, ?, ? )" style lists that follow IN / VALUES into "( ? )".
+void collapseLists(std::string& out) {
+  std::string r;
+  r.reserve(out.size());
+  size_t i = 0;
+  while (i < out.size()) {
+    if (out[i] == '(') {
+      // Is it "(? , ? ...)" with only ?, commas and spaces?
+      size_t j = i + 1;
+      bool only = true;
+      int marks = 0;
+      while (j < out.size() && out[j] != ')') {
+        const char c = out[j];
+        if (c == '?') {
+          ++marks;
+        } else if (c != ',' && c != ' ') {
+          only = false;
+          break;
+        }
+        ++j;
+      }
+      if (only && j < out.size() && marks > 1) {
+        r += "( ? )";
+        i = j + 1;
+        continue;
+      }
+    }
+    r.push_back(out[i]);
+    ++i;
+  }
+  out = std::move(r);
+}
+
+}  // namespace
+
+std::string Obfuscator::obfuscateSql(std::string_view q) {
+  std::string out;
+  out.reserve(q.size());
+  size_t i = 0;
+  const size_t n = q.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(q[i]);
+    if (std::isspace(c)) {
+      ++i;
+      continue;
+    }
+    // Comments.
+    if (c == '-' && i + 1 < n && q[i + 1] == '-') {
+      while (i < n && q[i] != '\n') {
+        ++i;
+      }
+      continue;
+    }
+    if (c == '#') {
+      while (i < n && q[i] != '\n') {
+        ++i;
+      }
+      continue;
+    }
+    if (c == '/' && i + 1 < n && q[i + 1] == '*') {
+      const size_t end = q.find("*/", i + 2);
+      i = end == std::string_view::npos ? n : end + 2;
+      continue;
+    }
+    // String literals: '...' with '' or \' escapes.
+    if (c == '\'') {
+      ++i;
+      while (i < n) {
+        if (q[i] == '\\' && i + 1 < n) {
+          i += 2;
+          continue;
+        }
+        if (q[i] == '\'') {
+          if (i + 1 < n && q[i + 1] == '\'') {
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        ++i;
+      }
+      appendToken(out, "?");
+      continue;
+    }
+    // Dollar-quoted strings: $$...$$ or $tag$...$tag$.
+    if (c == '$') {
+      size_t j = i + 1;
+      while (j < n && (std::isalnum(static_cast<unsigned char>(q[j])) || q[j] == '_')) {
+        ++j;
+      }
+      if (j < n && q[j] == '$') {
+        const std::string_view tag = q.substr(i, j - i + 1);
+        const size_t end = q.find(tag, j + 1);
+        i = end == std::string_view::npos ? n : end + tag.size();
+        appendToken(out, "?");
+        continue;
+      }
+      // $1 style placeholders stay.
+      size_t k = i + 1;
+      while (k < n && std::isdigit(static_cast<unsigned char>(q[k]))) {
+        ++k;
+      }
+      appendToken(out, q.substr(i, k - i));
+      i = k;
+      continue;
+    }
+    // Quoted identifiers stay: "name", `name`.
+    if (c == '"' || c == '`') {
+      const size_t end = q.find(static_cast<char>(c), i + 1);
+      const size_t stop = end == std::string_view::npos ? n : end + 1;
+      appendToken(out, q.substr(i, stop - i));
+      i = stop;
+      continue;
+    }
+    // Numbers (with a sign when it cannot be a binary minus), hex.
+    const bool sign =
+        (c == '-' || c == '+') && i + 1 < n &&
+        (std::isdigit(static_cast<unsigned char>(q[i + 1])) || q[i + 1] == '.') &&
+        (out.empty() || out.back() == '(' || out.back() == ',' || out.back() == '=' ||
+         out.back() == '<' || out.back() == '>' ||
+         (out.size() >= 2 && out.compare(out.size() - 2, 2, "IN") == 0) || out.back() == ' ');
+    if (std::isdigit(c) || sign ||
+        (c == '.' && i + 1 < n && std::isdigit(static_cast<unsigned char>(q[i + 1])))) {
+      size_t j = i + (sign ? 1 : 0);
+      if (j + 1 < n && q[j] == '0' && (q[j + 1] == 'x' || q[j + 1] == 'X')) {
+        j += 2;
+        while (j < n && std::isxdigit(static_cast<unsigned char>(q[j]))) {
+          ++j;
+        }
+      } else {
+        while (j < n && (std::isalnum(static_cast<unsigned char>(q[j])) || q[j] == '.' ||
+                         ((q[j] == '-' || q[j] == '+') && (q[j - 1] == 'e' || q[j - 1] == 'E')))) {
+          ++j;
+        }
+      }
+      appendToken(out, "?");
+      i = j;
+      continue;
+    }
+    if (isIdentStart(c)) {
+      size_t j = i + 1;
+      while (j < n && isIdentChar(static_cast<unsigned char>(q[j]))) {
+        ++j;
+      }
+      const std::string_view word = q.substr(i, j - i);
+      std::string upper(word);
+      for (auto& ch : upper) {
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      }
+      if (upper == "TRUE" || upper == "FALSE" || upper == "NULL") {
+        appendToken(out, upper == "NULL" ? word : std::string_view("?"));
+      } else {
+        appendToken(out, word);
+      }
+      i = j;
+      continue;
+    }
+    // Operators and punctuation, one character (two for <=, >=, <>, !=, ||, ::).
+    if (i + 1 < n) {
+      const std::string_view two = q.substr(i, 2);
+      if (two == "<=" || two == ">=" || two == "<>" || two == "!=" || two == "||" || two == "::") {
+        appendToken(out, two);
+        i += 2;
+        continue;
+      }
+    }
+    appendToken(out, q.substr(i, 1));
+    ++i;
+  }
+  collapseLists(out);
+  return out;
+}
+
+namespace {
+
+std::vector<std::string_view> words(std::string_view line) {
+  std::vector<std::string_view> w;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) {
+      ++i;
+    }
+    if (i >= line.size()) {
+      break;
+    }
+    size_t j = i;
+    if (line[i] == '"' || line[i] == '\'') {
+      const char quote = line[i];
+      j = i + 1;
+      while (j < line.size() && line[j] != quote) {
+        j += line[j] == '\\' ? 2 : 1;
+      }
+      j = std::min(j + 1, line.size());
+    } else {
+      while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j]))) {
+        ++j;
+      }
+    }
+    w.push_back(line.substr(i, j - i));
+    i = j;
+  }
+  return w;
+}
+
+std::string upperCopy(std::string_view s) {
+  std::string u(s);
+  for (auto& c : u) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return u;
+}
+
+// Commands whose second word is a sub-command kept in clear.
+bool hasSubcommand(const std::string& cmd) {
+  return cmd == "CLIENT" || cmd == "CLUSTER" || cmd == "COMMAND" || cmd == "CONFIG" ||
+         cmd == "DEBUG" || cmd == "SCRIPT" || cmd == "XINFO" || cmd == "XGROUP" ||
+         cmd == "OBJECT" || cmd == "MEMORY" || cmd == "ACL";
+}
+
+// Commands with no key: every argument is hidden.
+bool noKey(const std::string& cmd) {
+  return cmd == "AUTH" || cmd == "HELLO" || cmd == "MIGRATE" || cmd == "EVAL" || cmd == "EVALSHA" ||
+         cmd == "SELECT" || cmd == "PING" || cmd == "ECHO";
+}
+
+}  // namespace
+
+std::string Obfuscator::obfuscateRedis(std::string_view raw) {
+  std::string out;
+  size_t start = 0;
+  while (start <= raw.size()) {
+    size_t end = raw.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = raw.size();
+    }
+    const auto w = words(raw.substr(start, end - start));
+    if (!w.empty()) {
+      if (!out.empty()) {
+        out.push_back('\n');
+      }
+      const std::string cmd = upperCopy(w[0]);
+      out.append(w[0]);
+      size_t keep = 1;  // words kept in clear after the command
+      if (hasSubcommand(cmd)) {
+        keep = 2;
+      } else if (noKey(cmd)) {
+        keep = 1;
+      } else {
+        keep = 2;  // the key
+      }
+      for (size_t i = 1; i < w.size() && i < keep; ++i) {
+        out.push_back(' ');
+        out.append(w[i]);
+      }
+      if (w.size() > keep) {
+        out += " ?";
+      }
+    }
+    if (end == raw.size()) {
+      break;
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string Obfuscator::quantizeRedis(std::string_view raw) {
+  std::string out;
+  size_t start = 0;
+  size_t commands = 0;
+  while (start <= raw.size()) {
+    size_t end = raw.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = raw.size();
+    }
+    const auto w = words(raw.substr(start, end - start));
+    if (!w.empty()) {
+      ++commands;
+      if (commands > 3) {
+        out += " ...";
+        break;
+      }
+      if (!out.empty()) {
+        out.push_back(' ');
+      }
+      std::string cmd = upperCopy(w[0]);
+      out += cmd;
+      if (hasSubcommand(cmd) && w.size() > 1) {
+        out.push_back(' ');
+        out += upperCopy(w[1]);
+      }
+    }
+    if (end == raw.size()) {
+      break;
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string Obfuscator::obfuscateHttpUrl(std::string_view url, bool remove_query,
+                                         bool remove_digit_paths) {
+  std::string u(url);
+  if (remove_query) {
+    const size_t q = u.find('?');
+    if (q != std::string::npos) {
+      u.resize(q + 1);
+    }
+  }
+  if (remove_digit_paths) {
+    const size_t scheme = u.find("://");
+    size_t path = u.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+    if (path != std::string::npos) {
+      const size_t q = u.find('?', path);
+      const size_t end = q == std::string::npos ? u.size() : q;
+      std::string rebuilt = u.substr(0, path);
+      size_t i = path;
+      while (i < end) {
+        size_t next = u.find('/', i + 1);
+        if (next == std::string::npos || next > end) {
+          next = end;
+        }
+        const std::string_view seg(u.data() + i + 1, next - i - 1);
+        bool digit = false;
+        for (char c : seg) {
+          digit = digit || std::isdigit(static_cast<unsigned char>(c));
+        }
+        rebuilt += '/';
+        rebuilt += digit ? std::string("?") : std::string(seg);
+        i = next;
+      }
+      rebuilt += u.substr(end);
+      u = std::move(rebuilt);
+    }
+  }
+  return u;
+}
+
+namespace {
+
+// Luhn-valid runs of 12-19 digits (spaces or dashes between groups allowed).
+bool looksLikeCard(std::string_view v) {
+  std::string digits;
+  for (char c : v) {
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      digits.push_back(c);
+    } else if (c != ' ' && c != '-') {
+      return false;
+    }
+  }
+  if (digits.size() < 12 || digits.size() > 19) {
+    return false;
+  }
+  int sum = 0;
+  bool dbl = false;
+  for (size_t i = digits.size(); i-- > 0;) {
+    int d = digits[i] - '0';
+    if (dbl) {
+      d *= 2;
+      if (d > 9) {
+        d -= 9;
+      }
+    }
+    sum += d;
+    dbl = !dbl;
+  }
+  return sum % 10 == 0;
+}
+
+}  // namespace
+
+void Obfuscator::obfuscateSpan(Span& s, Arena& arena) const {
+  const Str type = s.type;
+  if (o_.sql && (type == "sql" || type == "cassandra")) {
+    // The resource is the query unless the tracer put one in sql.query.
+    const Str* query = s.findMeta("sql.query");
+    const std::string q = obfuscateSql(query != nullptr ? *query : s.resource);
+    const Str kept = arena.keep(q);
+    if (query != nullptr && *query != s.resource) {
+      s.resource = arena.keep(obfuscateSql(s.resource));
+    } else {
+      s.resource = kept;
+    }
+    s.setMeta("sql.query", kept);
+    if (const Str* stmt = s.findMeta("db.statement")) {
+      s.setMeta("db.statement", arena.keep(obfuscateSql(*stmt)));
+    }
+  } else if (o_.redis && (type == "redis" || type == "valkey")) {
+    const Str key = type == "redis" ? Str("redis.raw_command") : Str("valkey.raw_command");
+    if (const Str* raw = s.findMeta(key)) {
+      const Str original = *raw;
+      s.setMeta(key, arena.keep(obfuscateRedis(original)));
+      if (s.resource == original) {
+        s.resource = arena.keep(quantizeRedis(original));
+      }
+    }
+  } else if (o_.memcached && type == "memcached") {
+    if (const Str* cmd = s.findMeta("memcached.command")) {
+      const size_t sp = cmd->find(' ');
+      if (sp != std::string_view::npos) {
+        s.setMeta("memcached.command", cmd->substr(0, sp));
+      }
+    }
+  } else if ((o_.http_remove_query_string || o_.http_remove_paths_with_digits) &&
+             (type == "web" || type == "http")) {
+    if (const Str* url = s.findMeta("http.url")) {
+      s.setMeta("http.url", arena.keep(obfuscateHttpUrl(*url, o_.http_remove_query_string,
+                                                        o_.http_remove_paths_with_digits)));
+    }
+  }
+  if (o_.credit_cards) {
+    for (auto& [k, v] : s.meta) {
+      if (!k.starts_with("_") && looksLikeCard(v)) {
+        v = "?";
+      }
+    }
+  }
+}
+
+ResourceFilter::ResourceFilter() = default;
+ResourceFilter::~ResourceFilter() = default;
+
+bool ResourceFilter::compile(const std::vector<std::string>& patterns, std::string* error) {
+  patterns_.clear();
+  for (const auto& p : patterns) {
+    RE2::Options options;
+    options.set_log_errors(false);
+    auto re = std::make_unique<RE2>(p, options);
+    if (!re->ok()) {
+      *error = "invalid regex '" + p + "': " + re->error();
+      patterns_.clear();
+      return false;
+    }
+    patterns_.push_back(std::move(re));
+  }
+  return true;
+}
+
+bool ResourceFilter::ignored(const TraceChunk& chunk) const {
+  if (patterns_.empty() || chunk.spans.empty()) {
+    return false;
+  }
+  const Str resource = chunk.spans[rootSpanIndex(chunk)].resource;
+  for (const auto& re : patterns_) {
+    if (RE2::PartialMatch(re2::StringPiece(resource.data(), resource.size()), *re)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace outpost::traces

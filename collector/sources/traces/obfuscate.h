@@ -1,0 +1,72 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "collector/sources/traces/span.h"
+
+namespace re2 {
+class RE2;
+}
+
+// Obfuscation by span type (wire-formats.md §4.14), so literals (passwords, ids, card numbers)
+// in queries never leave the host, and resources group into stats: SQL literals become '?',
+// Redis arguments '?', memcached values dropped, http.url query strings and digit paths on
+// request. And apm_config.ignore_resources.
+namespace outpost::traces {
+
+struct ObfuscationOptions {  // apm_config.obfuscation.*
+  bool sql = true;
+  bool redis = true;
+  bool memcached = true;
+  bool http_remove_query_string = false;
+  bool http_remove_paths_with_digits = false;
+  bool credit_cards = false;
+};
+
+class Obfuscator {
+ public:
+  explicit Obfuscator(ObfuscationOptions o) : o_(o) {}
+
+  // By span.type: "sql"/"cassandra": resource and meta sql.query (db.statement too) obfuscated;
+  // "redis"/"valkey": redis.raw_command arguments and the resource quantized to its commands;
+  // "memcached": memcached.command keeps its command word; "web"/"http": http.url as configured;
+  // credit card numbers in meta values when configured. New strings go to the arena.
+  void obfuscateSpan(Span& span, Arena& arena) const;
+
+  // SQL: string, number, hex and boolean-free literals become '?', comments go, whitespace
+  // collapses, IN (?, ?, ...) lists collapse to IN ( ? ). Never leaks a literal: an unterminated
+  // quote swallows the rest of the query into '?'.
+  static std::string obfuscateSql(std::string_view query);
+  // Redis: each command (one per line) keeps its name (and sub-command for CLIENT, CONFIG, ...)
+  // and its first argument (the key) for single-key commands; the rest become '?'.
+  static std::string obfuscateRedis(std::string_view raw_command);
+  // The command names of a Redis raw command, space-separated (the quantized resource).
+  static std::string quantizeRedis(std::string_view raw_command);
+  static std::string obfuscateHttpUrl(std::string_view url, bool remove_query,
+                                      bool remove_digit_paths);
+
+ private:
+  ObfuscationOptions o_;
+};
+
+// apm_config.ignore_resources: RE2 patterns; a chunk whose root span's resource matches one is
+// dropped.
+class ResourceFilter {
+ public:
+  ResourceFilter();
+  ~ResourceFilter();
+  ResourceFilter(const ResourceFilter&) = delete;
+  ResourceFilter& operator=(const ResourceFilter&) = delete;
+
+  bool compile(const std::vector<std::string>& patterns, std::string* error);
+  bool ignored(const TraceChunk& chunk) const;
+  bool empty() const { return patterns_.empty(); }
+
+ private:
+  std::vector<std::unique_ptr<re2::RE2>> patterns_;
+};
+
+}  // namespace outpost::traces

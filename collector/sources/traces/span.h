@@ -1,0 +1,165 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// The trace model every part of the APM pipeline shares (wire-formats.md §4.5–§4.7, §5.3–§5.4):
+// decoders fill it, the normalizer, samplers and stats read and adjust it, the AgentPayload
+// encoder writes it. Strings are views: into the request body the decoder read (kept alive by
+// the DecodedPayload that owns it) or into that payload's Arena (strings a decoder repaired or
+// the normalizer rewrote). Nothing here allocates per string unless a string had to change.
+namespace outpost::traces {
+
+using Str = std::string_view;
+using StrPairs = std::vector<std::pair<Str, Str>>;
+
+// Owns strings made while decoding or normalizing one payload; views into it stay valid for
+// the arena's life (std::deque never moves its elements).
+class Arena {
+ public:
+  Str keep(std::string s) {
+    strings_.push_back(std::move(s));
+    return strings_.back();
+  }
+  Str copy(std::string_view s) { return keep(std::string(s)); }
+  size_t size() const { return strings_.size(); }
+
+ private:
+  std::deque<std::string> strings_;
+};
+
+struct SpanLink {
+  uint64_t trace_id = 0;
+  uint64_t trace_id_high = 0;
+  uint64_t span_id = 0;
+  StrPairs attributes;
+  Str tracestate;
+  uint32_t flags = 0;
+};
+
+// A span event attribute value (§4.5 span_events, §5.4 AttributeAnyValue).
+struct AttributeValue {
+  enum Type : int32_t { kString = 0, kBool = 1, kInt = 2, kDouble = 3, kArray = 4 };
+  Type type = kString;
+  Str string_value;
+  bool bool_value = false;
+  int64_t int_value = 0;
+  double double_value = 0;
+  std::vector<AttributeValue> array_value;  // kArray only; its elements are never arrays
+};
+
+struct SpanEvent {
+  uint64_t time_unix_nano = 0;
+  Str name;
+  std::vector<std::pair<Str, AttributeValue>> attributes;
+};
+
+struct Span {
+  Str service;
+  Str name;
+  Str resource;
+  Str type;
+  uint64_t trace_id = 0;  // low 64 bits; the high ones are meta "_dd.p.tid" (16 hex chars)
+  uint64_t span_id = 0;
+  uint64_t parent_id = 0;  // 0: a root span
+  int64_t start = 0;       // ns since the epoch
+  int64_t duration = 0;    // ns
+  int32_t error = 0;
+  StrPairs meta;                                // in arrival order; keys unique
+  std::vector<std::pair<Str, double>> metrics;  // in arrival order; keys unique
+  StrPairs meta_struct;                         // value: raw msgpack bytes
+  std::vector<SpanLink> span_links;
+  std::vector<SpanEvent> span_events;
+
+  // The value of a meta key / metric, or nullptr.
+  const Str* findMeta(Str key) const {
+    for (const auto& kv : meta) {
+      if (kv.first == key) {
+        return &kv.second;
+      }
+    }
+    return nullptr;
+  }
+  const double* findMetric(Str key) const {
+    for (const auto& kv : metrics) {
+      if (kv.first == key) {
+        return &kv.second;
+      }
+    }
+    return nullptr;
+  }
+  // Sets (or replaces) a meta value / metric.
+  void setMeta(Str key, Str value) {
+    for (auto& kv : meta) {
+      if (kv.first == key) {
+        kv.second = value;
+        return;
+      }
+    }
+    meta.emplace_back(key, value);
+  }
+  void setMetric(Str key, double value) {
+    for (auto& kv : metrics) {
+      if (kv.first == key) {
+        kv.second = value;
+        return;
+      }
+    }
+    metrics.emplace_back(key, value);
+  }
+  void eraseMeta(Str key) {
+    for (auto it = meta.begin(); it != meta.end(); ++it) {
+      if (it->first == key) {
+        meta.erase(it);
+        return;
+      }
+    }
+  }
+};
+
+// Chunk priority when no sampling priority is known (§5.3).
+inline constexpr int32_t kPriorityNone = -128;
+
+// The spans of one trace from one tracer payload (§5.3 TraceChunk).
+struct TraceChunk {
+  int32_t priority = kPriorityNone;
+  Str origin;
+  std::vector<Span> spans;
+  StrPairs tags;
+  bool dropped_trace = false;
+};
+
+// What one request carried (§4.7 for v0.7; for v0.3–v0.5 the header fields come from the
+// request's Datadog-Meta-* / Datadog-Container-ID headers).
+struct TracerPayload {
+  Str container_id;
+  Str language_name;
+  Str language_version;
+  Str tracer_version;
+  Str runtime_id;
+  Str env;
+  Str hostname;
+  Str app_version;
+  std::vector<TraceChunk> chunks;
+  StrPairs tags;
+};
+
+// A decoded request: the body its views point into, the arena for the rest, and the payload.
+// Decoders get one whose `body` is already set and fill `payload`; after that it must not be
+// moved or copied (a short body lives inside the std::string object itself), so it travels as
+// std::unique_ptr<DecodedPayload>.
+struct DecodedPayload {
+  DecodedPayload() = default;
+  DecodedPayload(const DecodedPayload&) = delete;
+  DecodedPayload& operator=(const DecodedPayload&) = delete;
+
+  std::string body;
+  Arena arena;
+  TracerPayload payload;
+};
+
+}  // namespace outpost::traces

@@ -1,0 +1,218 @@
+#include "collector/sources/traces/agent_payload.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "proto/trace_agent_payload.pb.h"
+
+namespace outpost::traces {
+namespace {
+
+Span fullSpan() {
+  Span s;
+  s.service = "checkout";
+  s.name = "http.request";
+  s.resource = "GET /cart";
+  s.type = "web";
+  s.trace_id = 0xfedcba9876543210ULL;
+  s.span_id = 42;
+  s.parent_id = 7;
+  s.start = 1'795'000'000'123'456'789;
+  s.duration = 1'500'000;
+  s.error = 1;
+  s.meta = {{"http.method", "GET"}, {"_dd.p.tid", "0123456789abcdef"}, {"empty", ""}};
+  s.metrics = {{"_sampling_priority_v1", 2}, {"zero", 0}, {"neg", -1.5}};
+  s.meta_struct = {{"appsec", std::string_view("\x81\xa1k\x01", 4)}};
+  SpanLink l;
+  l.trace_id = 1;
+  l.trace_id_high = 2;
+  l.span_id = 3;
+  l.attributes = {{"link.kind", "follows"}};
+  l.tracestate = "dd=s:1";
+  l.flags = 0x80000001u;
+  s.span_links.push_back(l);
+  SpanEvent e;
+  e.time_unix_nano = 1'795'000'000'000'000'001ULL;
+  e.name = "exception";
+  AttributeValue str;
+  str.string_value = "boom";
+  AttributeValue num;
+  num.type = AttributeValue::kInt;
+  num.int_value = -3;
+  AttributeValue arr;
+  arr.type = AttributeValue::kArray;
+  arr.array_value = {str, num};
+  AttributeValue dbl;
+  dbl.type = AttributeValue::kDouble;
+  dbl.double_value = 2.5;
+  AttributeValue yes;
+  yes.type = AttributeValue::kBool;
+  yes.bool_value = true;
+  e.attributes = {{"message", str}, {"list", arr}, {"ratio", dbl}, {"handled", yes}};
+  s.span_events.push_back(e);
+  return s;
+}
+
+TEST(AgentPayloadTest, EveryFieldDecodesWithTheRealProtobufClasses) {
+  AgentPayloadBuffer::Options o;
+  o.hostname = "host-a";
+  o.env = "prod";
+  o.agent_version = "7.60.0";
+  o.target_tps = 10;
+  o.error_tps = 5;
+  o.rare_sampler_enabled = true;
+  o.tags = {{"_dd.hostname", "host-a"}};
+  AgentPayloadBuffer buffer(o);
+
+  TracerPayload tp;
+  tp.container_id = "c0ffee";
+  tp.language_name = "nodejs";
+  tp.language_version = "v20.1.0";
+  tp.tracer_version = "5.0.0";
+  tp.runtime_id = "rt-1";
+  tp.env = "staging";
+  tp.hostname = "app-host";
+  tp.app_version = "1.2.3";
+  tp.tags = {{"_dd.tags.container", "image:x"}};
+  TraceChunk chunk;
+  chunk.priority = 2;
+  chunk.origin = "synthetics";
+  chunk.spans = {fullSpan(), Span{}};
+  chunk.spans[1].name = "child";
+  chunk.spans[1].trace_id = chunk.spans[0].trace_id;
+  chunk.spans[1].span_id = 43;
+  chunk.tags = {{"_dd.p.dm", "-4"}};
+  buffer.add(tp, chunk);
+
+  TraceChunk unset;  // priority -128 (10-byte varint), dropped flag
+  unset.dropped_trace = true;
+  unset.spans.push_back(Span{});
+  unset.spans[0].trace_id = 9;
+  unset.spans[0].span_id = 9;
+  buffer.add(tp, unset);
+
+  TracerPayload other;  // a second group
+  other.language_name = "python";
+  buffer.add(other, chunk);
+  EXPECT_EQ(buffer.chunks(), 3u);
+  EXPECT_EQ(buffer.languages(), "nodejs|python");
+
+  const std::string body = buffer.take();
+  EXPECT_TRUE(buffer.empty());
+  EXPECT_EQ(buffer.bytes(), 0u);
+
+  pb::AgentPayload p;
+  ASSERT_TRUE(p.ParseFromString(body));
+  // Minimal varints and no stray bytes: re-serializing gives the same size.
+  EXPECT_EQ(p.ByteSizeLong(), body.size());
+  EXPECT_EQ(p.hostname(), "host-a");
+  EXPECT_EQ(p.env(), "prod");
+  EXPECT_EQ(p.agentversion(), "7.60.0");
+  EXPECT_EQ(p.targettps(), 10);
+  EXPECT_EQ(p.errortps(), 5);
+  EXPECT_TRUE(p.raresamplerenabled());
+  EXPECT_EQ(p.tags().at("_dd.hostname"), "host-a");
+  ASSERT_EQ(p.tracerpayloads_size(), 2);
+
+  const pb::TracerPayload& t = p.tracerpayloads(0);
+  EXPECT_EQ(t.containerid(), "c0ffee");
+  EXPECT_EQ(t.languagename(), "nodejs");
+  EXPECT_EQ(t.languageversion(), "v20.1.0");
+  EXPECT_EQ(t.tracerversion(), "5.0.0");
+  EXPECT_EQ(t.runtimeid(), "rt-1");
+  EXPECT_EQ(t.env(), "staging");
+  EXPECT_EQ(t.hostname(), "app-host");
+  EXPECT_EQ(t.appversion(), "1.2.3");
+  EXPECT_EQ(t.tags().at("_dd.tags.container"), "image:x");
+  ASSERT_EQ(t.chunks_size(), 2);
+  EXPECT_EQ(t.chunks(0).priority(), 2);
+  EXPECT_EQ(t.chunks(0).origin(), "synthetics");
+  EXPECT_EQ(t.chunks(0).tags().at("_dd.p.dm"), "-4");
+  EXPECT_FALSE(t.chunks(0).droppedtrace());
+  EXPECT_EQ(t.chunks(1).priority(), -128);
+  EXPECT_TRUE(t.chunks(1).droppedtrace());
+  EXPECT_EQ(t.chunks(1).spans(0).traceid(), 9u);
+
+  ASSERT_EQ(t.chunks(0).spans_size(), 2);
+  const pb::Span& s = t.chunks(0).spans(0);
+  EXPECT_EQ(s.service(), "checkout");
+  EXPECT_EQ(s.name(), "http.request");
+  EXPECT_EQ(s.resource(), "GET /cart");
+  EXPECT_EQ(s.type(), "web");
+  EXPECT_EQ(s.traceid(), 0xfedcba9876543210ULL);
+  EXPECT_EQ(s.spanid(), 42u);
+  EXPECT_EQ(s.parentid(), 7u);
+  EXPECT_EQ(s.start(), 1'795'000'000'123'456'789);
+  EXPECT_EQ(s.duration(), 1'500'000);
+  EXPECT_EQ(s.error(), 1);
+  EXPECT_EQ(s.meta_size(), 3);
+  EXPECT_EQ(s.meta().at("http.method"), "GET");
+  EXPECT_EQ(s.meta().at("_dd.p.tid"), "0123456789abcdef");
+  EXPECT_EQ(s.meta().at("empty"), "");
+  EXPECT_EQ(s.metrics().at("_sampling_priority_v1"), 2);
+  EXPECT_EQ(s.metrics().at("zero"), 0);
+  EXPECT_EQ(s.metrics().at("neg"), -1.5);
+  EXPECT_EQ(s.meta_struct().at("appsec"), std::string("\x81\xa1k\x01", 4));
+  ASSERT_EQ(s.spanlinks_size(), 1);
+  EXPECT_EQ(s.spanlinks(0).traceid(), 1u);
+  EXPECT_EQ(s.spanlinks(0).traceid_high(), 2u);
+  EXPECT_EQ(s.spanlinks(0).spanid(), 3u);
+  EXPECT_EQ(s.spanlinks(0).attributes().at("link.kind"), "follows");
+  EXPECT_EQ(s.spanlinks(0).tracestate(), "dd=s:1");
+  EXPECT_EQ(s.spanlinks(0).flags(), 0x80000001u);
+  ASSERT_EQ(s.spanevents_size(), 1);
+  const pb::SpanEvent& e = s.spanevents(0);
+  EXPECT_EQ(e.time_unix_nano(), 1'795'000'000'000'000'001ULL);
+  EXPECT_EQ(e.name(), "exception");
+  EXPECT_EQ(e.attributes().at("message").string_value(), "boom");
+  EXPECT_EQ(e.attributes().at("ratio").type(), pb::AttributeAnyValue::DOUBLE_VALUE);
+  EXPECT_EQ(e.attributes().at("ratio").double_value(), 2.5);
+  EXPECT_TRUE(e.attributes().at("handled").bool_value());
+  const auto& list = e.attributes().at("list");
+  EXPECT_EQ(list.type(), pb::AttributeAnyValue::ARRAY_VALUE);
+  ASSERT_EQ(list.array_value().values_size(), 2);
+  EXPECT_EQ(list.array_value().values(0).string_value(), "boom");
+  EXPECT_EQ(list.array_value().values(1).int_value(), -3);
+
+  const pb::Span& child = t.chunks(0).spans(1);
+  EXPECT_EQ(child.name(), "child");
+  EXPECT_EQ(child.parentid(), 0u);
+  EXPECT_EQ(p.tracerpayloads(1).languagename(), "python");
+  EXPECT_EQ(p.tracerpayloads(1).chunks_size(), 1);
+}
+
+TEST(AgentPayloadTest, SizesMatchWhatIsWritten) {
+  Span s = fullSpan();
+  std::string out;
+  appendSpan(out, s);
+  EXPECT_EQ(out.size(), spanSize(s));
+  TraceChunk c;
+  c.spans = {s, s};
+  c.priority = -1;
+  out.clear();
+  appendTraceChunk(out, c);
+  EXPECT_EQ(out.size(), traceChunkSize(c));
+  s.start = std::numeric_limits<int64_t>::min();
+  s.trace_id = std::numeric_limits<uint64_t>::max();
+  out.clear();
+  appendSpan(out, s);
+  EXPECT_EQ(out.size(), spanSize(s));
+  pb::Span parsed;
+  ASSERT_TRUE(parsed.ParseFromString(out));
+  EXPECT_EQ(parsed.start(), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(parsed.traceid(), std::numeric_limits<uint64_t>::max());
+}
+
+TEST(AgentPayloadTest, AnEmptyBufferGivesAPayloadWithoutTracerPayloads) {
+  AgentPayloadBuffer buffer({});
+  pb::AgentPayload p;
+  ASSERT_TRUE(p.ParseFromString(buffer.take()));
+  EXPECT_EQ(p.tracerpayloads_size(), 0);
+  EXPECT_EQ(p.env(), "none");
+}
+
+}  // namespace
+}  // namespace outpost::traces
