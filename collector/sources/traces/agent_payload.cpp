@@ -157,8 +157,9 @@ size_t spanSize(const Span& s) {
   return n;
 }
 
-void appendSpan(std::string& out, const Span& s) {
-  Writer w(out);
+namespace {
+
+void writeSpan(Writer& w, const Span& s) {
   w.string(kService, s.service);
   w.string(kName, s.name);
   w.string(kResource, s.resource);
@@ -188,6 +189,26 @@ void appendSpan(std::string& out, const Span& s) {
   }
 }
 
+void writeTraceChunk(Writer& w, const TraceChunk& c) {
+  w.int64(1, c.priority);
+  w.string(2, c.origin);
+  for (const auto& s : c.spans) {
+    w.header(3, spanSize(s));
+    writeSpan(w, s);
+  }
+  for (const auto& [k, v] : c.tags) {
+    w.stringEntry(4, k, v);
+  }
+  w.boolean(5, c.dropped_trace);
+}
+
+}  // namespace
+
+void appendSpan(std::string& out, const Span& s) {
+  Writer w = proto::extend(out, spanSize(s));
+  writeSpan(w, s);
+}
+
 size_t traceChunkSize(const TraceChunk& c) {
   size_t n = proto::int64Size(1, c.priority) + proto::stringSize(2, c.origin) +
              proto::boolSize(5, c.dropped_trace);
@@ -201,17 +222,8 @@ size_t traceChunkSize(const TraceChunk& c) {
 }
 
 void appendTraceChunk(std::string& out, const TraceChunk& c) {
-  Writer w(out);
-  w.int64(1, c.priority);
-  w.string(2, c.origin);
-  for (const auto& s : c.spans) {
-    w.header(3, spanSize(s));
-    appendSpan(out, s);
-  }
-  for (const auto& [k, v] : c.tags) {
-    w.stringEntry(4, k, v);
-  }
-  w.boolean(5, c.dropped_trace);
+  Writer w = proto::extend(out, traceChunkSize(c));
+  writeTraceChunk(w, c);
 }
 
 AgentPayloadBuffer::AgentPayloadBuffer(Options options) : options_(std::move(options)) {}
@@ -243,20 +255,19 @@ AgentPayloadBuffer::Group& AgentPayloadBuffer::groupFor(const TracerPayload& p) 
 
 void AgentPayloadBuffer::add(const TracerPayload& payload, const TraceChunk& chunk) {
   Group& g = groupFor(payload);
-  const size_t before = g.chunks.size();
   const size_t size = traceChunkSize(chunk);
-  g.chunks.reserve(before + size + 8);
-  Writer w(g.chunks);
+  const size_t total = delimitedSize(6, size);
+  Writer w = proto::extend(g.chunks, total);
   w.header(6, size);
-  appendTraceChunk(g.chunks, chunk);
-  bytes_ += g.chunks.size() - before;
+  writeTraceChunk(w, chunk);
+  bytes_ += total;
   ++chunks_;
 }
 
 std::string AgentPayloadBuffer::languages() const {
   std::vector<std::string> langs;
   for (const auto& g : groups_) {
-    if (!g.language_name.empty() &&
+    if (!g.chunks.empty() && !g.language_name.empty() &&
         std::find(langs.begin(), langs.end(), g.language_name) == langs.end()) {
       langs.push_back(g.language_name);
     }
@@ -272,12 +283,7 @@ std::string AgentPayloadBuffer::languages() const {
 }
 
 std::string AgentPayloadBuffer::take() {
-  std::string out;
-  out.reserve(bytes_ + 256);
-  Writer w(out);
-  w.string(1, options_.hostname);
-  w.string(2, options_.env);
-  for (const auto& g : groups_) {
+  auto groupSize = [](const Group& g) {
     size_t n = proto::stringSize(1, g.container_id) + proto::stringSize(2, g.language_name) +
                proto::stringSize(3, g.language_version) + proto::stringSize(4, g.tracer_version) +
                proto::stringSize(5, g.runtime_id) + g.chunks.size() + proto::stringSize(8, g.env) +
@@ -285,13 +291,35 @@ std::string AgentPayloadBuffer::take() {
     for (const auto& [k, v] : g.tags) {
       n += delimitedSize(7, proto::stringEntrySize(k, v));
     }
-    w.header(5, n);
+    return n;
+  };
+  size_t total =
+      proto::stringSize(1, options_.hostname) + proto::stringSize(2, options_.env) +
+      proto::stringSize(7, options_.agent_version) + proto::doubleSize(8, options_.target_tps) +
+      proto::doubleSize(9, options_.error_tps) + proto::boolSize(10, options_.rare_sampler_enabled);
+  for (const auto& g : groups_) {
+    if (!g.chunks.empty()) {
+      total += delimitedSize(5, groupSize(g));
+    }
+  }
+  for (const auto& [k, v] : options_.tags) {
+    total += delimitedSize(6, proto::stringEntrySize(k, v));
+  }
+  std::string out(total, '\0');
+  Writer w(out.data());
+  w.string(1, options_.hostname);
+  w.string(2, options_.env);
+  for (const auto& g : groups_) {
+    if (g.chunks.empty()) {
+      continue;
+    }
+    w.header(5, groupSize(g));
     w.string(1, g.container_id);
     w.string(2, g.language_name);
     w.string(3, g.language_version);
     w.string(4, g.tracer_version);
     w.string(5, g.runtime_id);
-    out.append(g.chunks);
+    w.raw(g.chunks);
     for (const auto& [k, v] : g.tags) {
       w.stringEntry(7, k, v);
     }
@@ -306,7 +334,11 @@ std::string AgentPayloadBuffer::take() {
   w.float64(8, options_.target_tps);
   w.float64(9, options_.error_tps);
   w.boolean(10, options_.rare_sampler_enabled);
-  groups_.clear();
+  // Groups with nothing since the last take go; the others keep their buffer for the next.
+  std::erase_if(groups_, [](const Group& g) { return g.chunks.empty(); });
+  for (auto& g : groups_) {
+    g.chunks.clear();
+  }
   bytes_ = 0;
   chunks_ = 0;
   return out;

@@ -39,7 +39,7 @@ class AgentPayloadBuffer {
 
   // Appends `chunk` to the group of `payload`'s header fields.
   void add(const TracerPayload& payload, const TraceChunk& chunk);
-  bool empty() const { return groups_.empty(); }
+  bool empty() const { return chunks_ == 0; }
   size_t bytes() const { return bytes_; }  // encoded size so far (about the body's)
   size_t chunks() const { return chunks_; }
   // Languages of the buffered payloads joined with '|' (X-Datadog-Reported-Languages).
@@ -52,7 +52,8 @@ class AgentPayloadBuffer {
     std::string container_id, language_name, language_version, tracer_version, runtime_id, env,
         hostname, app_version;
     std::vector<std::pair<std::string, std::string>> tags;
-    std::string chunks;  // repeated field 6 (chunks), encoded
+    std::string chunks;  // repeated field 6 (chunks), encoded; its capacity is kept across
+                         // take()s (fresh pages cost a fault each), for groups still in use
   };
   Group& groupFor(const TracerPayload& p);
 

@@ -141,9 +141,10 @@ std::string ApmSketch::encode() const {
       store += proto::tagSize(3) + proto::varintSize(zigzag32(offset));
     }
   }
-  std::string out;
-  out.reserve(16 + mapping + store + 16);
-  proto::Writer w(out);
+  const size_t total = delimitedSize(1, mapping) + delimitedSize(2, store) + delimitedSize(3, 0) +
+                       proto::doubleSize(4, zero_count_);
+  std::string out(total, '\0');
+  proto::Writer w(out.data());
   w.header(1, mapping);
   uint64_t bits;
   std::memcpy(&bits, &kGamma, sizeof bits);
@@ -154,9 +155,7 @@ std::string ApmSketch::encode() const {
     for (size_t i = first; i < last; ++i) {
       uint64_t b;
       std::memcpy(&b, &bins_[i], sizeof b);
-      for (int k = 0; k < 8; ++k) {
-        out.push_back(static_cast<char>((b >> (8 * k)) & 0xff));
-      }
+      w.fixed64Raw(b);
     }
     if (offset != 0) {
       w.tag(3, proto::kVarint);

@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cstring>
-#include <unordered_map>
 
 #include "collector/sources/traces/msgpack_reader.h"
 
@@ -11,7 +10,8 @@ namespace outpost::traces {
 
 namespace {
 
-constexpr size_t kDedupLinearMax = 64;  // past this many keys, duplicates are found by hashing
+constexpr uint64_t kMaxChunks = 100'000;
+constexpr uint64_t kMaxSpans = 500'000;
 
 // Length of the valid UTF-8 sequence at s[i], or 0.
 size_t utf8Sequence(std::string_view s, size_t i) {
@@ -94,38 +94,6 @@ std::string repairUtf8(std::string_view s) {
 
 namespace {
 
-// Keeps keys unique, the last value winning (as a map decode would).
-template <typename Pairs>
-void dedupe(Pairs& pairs) {
-  if (pairs.size() < 2) {
-    return;
-  }
-  if (pairs.size() <= kDedupLinearMax) {
-    for (size_t i = pairs.size(); i-- > 1;) {
-      for (size_t j = 0; j < i; ++j) {
-        if (pairs[j].first == pairs[i].first) {
-          pairs[j].second = pairs[i].second;
-          pairs.erase(pairs.begin() + static_cast<std::ptrdiff_t>(i));
-          break;
-        }
-      }
-    }
-    return;
-  }
-  std::unordered_map<std::string_view, size_t> first;
-  Pairs out;
-  out.reserve(pairs.size());
-  for (auto& kv : pairs) {
-    auto [it, fresh] = first.emplace(kv.first, out.size());
-    if (fresh) {
-      out.push_back(kv);
-    } else {
-      out[it->second].second = kv.second;
-    }
-  }
-  pairs = std::move(out);
-}
-
 class MsgpackDecoder {
  public:
   MsgpackDecoder(DecodedPayload& out) : out_(out), r_(out.body) {}
@@ -159,7 +127,6 @@ class MsgpackDecoder {
       }
       pairs.emplace_back(k, v);
     }
-    dedupe(pairs);
     return true;
   }
 
@@ -177,7 +144,6 @@ class MsgpackDecoder {
       }
       metrics.emplace_back(k, v);
     }
-    dedupe(metrics);
     return true;
   }
 
@@ -194,7 +160,6 @@ class MsgpackDecoder {
       }
       pairs.emplace_back(k, v);
     }
-    dedupe(pairs);
     return true;
   }
 
@@ -431,7 +396,7 @@ class MsgpackDecoder {
       r_.fail("expected a trace (an array of spans) at byte " + std::to_string(r_.position()));
       return false;
     }
-    if (!r_.readArrayHeader(&n)) {
+    if (!r_.readArrayHeader(&n) || !count(n, kMaxSpans, spans_, "spans")) {
       return false;
     }
     spans.resize(n);
@@ -443,6 +408,17 @@ class MsgpackDecoder {
     return true;
   }
 
+  // Each element may take one byte of the body but a whole struct in memory: the number of
+  // chunks and spans in one payload is capped so a small body cannot claim gigabytes.
+  bool count(uint32_t n, uint64_t max, uint64_t& total, const char* what) {
+    total += n;
+    if (total > max) {
+      r_.fail(std::string("more than ") + std::to_string(max) + " " + what + " in one payload");
+      return false;
+    }
+    return true;
+  }
+
   // v0.3 / v0.4: [[span, ...], ...]
   bool v04(std::string* error) {
     uint32_t n = 0;
@@ -450,7 +426,7 @@ class MsgpackDecoder {
       r_.fail("expected an array of traces");
       return fail(error);
     }
-    if (!r_.readArrayHeader(&n)) {
+    if (!r_.readArrayHeader(&n) || !count(n, kMaxChunks, chunks_, "traces")) {
       return fail(error);
     }
     auto& chunks = out_.payload.chunks;
@@ -485,14 +461,14 @@ class MsgpackDecoder {
       }
     }
     uint32_t n = 0;
-    if (!r_.readArrayHeader(&n)) {
+    if (!r_.readArrayHeader(&n) || !count(n, kMaxChunks, chunks_, "traces")) {
       return fail(error);
     }
     auto& chunks = out_.payload.chunks;
     chunks.resize(n);
     for (uint32_t t = 0; t < n; ++t) {
       uint32_t count = 0;
-      if (!r_.readArrayHeader(&count)) {
+      if (!r_.readArrayHeader(&count) || !this->count(count, kMaxSpans, spans_, "spans")) {
         return fail(error);
       }
       chunks[t].spans.resize(count);
@@ -558,7 +534,6 @@ class MsgpackDecoder {
       }
       s.meta.emplace_back(k, v);
     }
-    dedupe(s.meta);
     if (!notNil() || !r_.readMapHeader(&m)) {
       return false;
     }
@@ -571,7 +546,6 @@ class MsgpackDecoder {
       }
       s.metrics.emplace_back(k, v);
     }
-    dedupe(s.metrics);
     return index(&s.type);
   }
 
@@ -609,8 +583,8 @@ class MsgpackDecoder {
         ok = strPairs(p.tags);
       } else if (key == "chunks") {
         uint32_t n = 0;
-        ok = r_.readArrayHeader(&n);
-        p.chunks.resize(n);
+        ok = r_.readArrayHeader(&n) && count(n, kMaxChunks, chunks_, "traces");
+        p.chunks.resize(ok ? n : 0);
         for (uint32_t i = 0; ok && i < n; ++i) {
           ok = chunk(p.chunks[i]);
         }
@@ -669,6 +643,8 @@ class MsgpackDecoder {
   DecodedPayload& out_;
   MsgpackReader r_;
   std::vector<Str> dict_;
+  uint64_t chunks_ = 0;
+  uint64_t spans_ = 0;
 };
 
 // --- JSON (v0.3 / v0.4 with a JSON content type) ---------------------------------------------
@@ -728,7 +704,11 @@ class JsonDecoder {
     } else if (v.is_number_integer()) {
       *out = static_cast<uint64_t>(v.get<int64_t>());
     } else if (v.is_number_float()) {
-      *out = static_cast<uint64_t>(v.get<double>());
+      const double d = v.get<double>();
+      if (!(d >= 0 && d < 18446744073709551616.0)) {
+        return false;  // out of range (or NaN): not an id
+      }
+      *out = static_cast<uint64_t>(d);
     } else {
       return false;
     }
@@ -741,7 +721,11 @@ class JsonDecoder {
     } else if (v.is_number_integer()) {
       *out = v.get<int64_t>();
     } else if (v.is_number_float()) {
-      *out = static_cast<int64_t>(v.get<double>());
+      const double d = v.get<double>();
+      if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+        return false;
+      }
+      *out = static_cast<int64_t>(d);
     } else {
       return false;
     }

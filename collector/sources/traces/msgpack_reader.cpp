@@ -50,24 +50,13 @@ void MsgpackReader::fail(std::string reason) {
   }
 }
 
-bool MsgpackReader::need(size_t n, const char* what) {
+bool MsgpackReader::needFailed(size_t n, const char* what) {
   if (!ok()) {
     return false;
   }
-  if (size_ - pos_ < n) {
-    fail(std::string("truncated ") + what + " at byte " + std::to_string(pos_));
-    return false;
-  }
-  return true;
-}
-
-uint64_t MsgpackReader::be(size_t n) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    v = (v << 8) | p_[pos_ + i];
-  }
-  pos_ += n;
-  return v;
+  (void)n;
+  fail(std::string("truncated ") + what + " at byte " + std::to_string(pos_));
+  return false;
 }
 
 bool MsgpackReader::typeError(const char* expected) {
@@ -174,6 +163,7 @@ bool MsgpackReader::readArrayHeader(uint32_t* n) {
   if (*n > size_ - pos_) {
     fail("array of " + std::to_string(*n) + " elements at byte " + std::to_string(at) +
          " is longer than the body");
+    *n = 0;
     return false;
   }
   return true;
@@ -194,6 +184,7 @@ bool MsgpackReader::readMapHeader(uint32_t* n) {
   if (static_cast<uint64_t>(*n) * 2 > size_ - pos_) {
     fail("map of " + std::to_string(*n) + " entries at byte " + std::to_string(at) +
          " is longer than the body");
+    *n = 0;
     return false;
   }
   return true;

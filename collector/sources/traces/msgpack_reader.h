@@ -50,8 +50,21 @@ class MsgpackReader {
   void fail(std::string reason);         // records a decoder's own error (the first one wins)
 
  private:
-  bool need(size_t n, const char* what);
-  uint64_t be(size_t n);  // big-endian unsigned of n bytes at pos_ (need() checked)
+  bool need(size_t n, const char* what) {
+    if (ok() && size_ - pos_ >= n) [[likely]] {
+      return true;
+    }
+    return needFailed(n, what);
+  }
+  bool needFailed(size_t n, const char* what);
+  uint64_t be(size_t n) {  // big-endian unsigned of n bytes at pos_ (need() checked)
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) {
+      v = (v << 8) | p_[pos_ + i];
+    }
+    pos_ += n;
+    return v;
+  }
   bool typeError(const char* expected);
   bool readInteger(bool* negative, uint64_t* magnitude_or_bits);
   bool skipDepth(int depth);

@@ -10,6 +10,19 @@ namespace outpost::traces {
 
 namespace {
 
+// `word` equals the upper-case `upper`, ignoring case (ASCII).
+bool equalsUpper(std::string_view word, std::string_view upper) {
+  if (word.size() != upper.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (std::toupper(static_cast<unsigned char>(word[i])) != upper[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool isIdentStart(unsigned char c) {
   return std::isalpha(c) || c == '_' || c >= 0x80;
 }
@@ -17,9 +30,10 @@ bool isIdentChar(unsigned char c) {
   return std::isalnum(c) || c == '_' || c == '$' || c == '.' || c >= 0x80;
 }
 
+// Tokens are separated by one space, except before a comma: "IN ( ?, ? )", as the Agent
+// writes obfuscated queries (so resources group the same way).
 void appendToken(std::string& out, std::string_view token) {
-  if (!out.empty() && out.back() != ' ' && out.back() != '(' && token != ")" && token != "," &&
-      token != "." && out.back() != '.') {
+  if (!out.empty() && out.back() != ' ' && token != ",") {
     out.push_back(' ');
   }
   out.append(token);
@@ -171,12 +185,8 @@ std::string Obfuscator::obfuscateSql(std::string_view q) {
         ++j;
       }
       const std::string_view word = q.substr(i, j - i);
-      std::string upper(word);
-      for (auto& ch : upper) {
-        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      }
-      if (upper == "TRUE" || upper == "FALSE" || upper == "NULL") {
-        appendToken(out, upper == "NULL" ? word : std::string_view("?"));
+      if (equalsUpper(word, "TRUE") || equalsUpper(word, "FALSE")) {
+        appendToken(out, "?");
       } else {
         appendToken(out, word);
       }

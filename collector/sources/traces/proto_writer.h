@@ -55,19 +55,20 @@ inline size_t doubleEntrySize(std::string_view k) {
   return delimitedSize(1, k.size()) + 1 + 8;
 }
 
+// Writes into memory the caller sized with the sizeOf* functions (no bounds or capacity checks
+// per field: the sizes are exact). `end()` is where the next byte goes.
 class Writer {
  public:
-  explicit Writer(std::string& out) : out_(out) {}
+  explicit Writer(char* p) : p_(p) {}
+
+  char* end() const { return p_; }
 
   void varint(uint64_t v) {
-    char buf[10];
-    size_t n = 0;
     while (v >= 0x80) {
-      buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+      *p_++ = static_cast<char>((v & 0x7f) | 0x80);
       v >>= 7;
     }
-    buf[n++] = static_cast<char>(v);
-    out_.append(buf, n);
+    *p_++ = static_cast<char>(v);
   }
   void tag(uint32_t field, WireType type) { varint((static_cast<uint64_t>(field) << 3) | type); }
   // The header of a length-delimited field of `len` bytes; the caller writes them next.
@@ -75,9 +76,15 @@ class Writer {
     tag(field, kLengthDelimited);
     varint(len);
   }
+  void raw(std::string_view s) {
+    if (!s.empty()) {
+      std::memcpy(p_, s.data(), s.size());
+      p_ += s.size();
+    }
+  }
   void bytes(uint32_t field, std::string_view s) {
     header(field, s.size());
-    out_.append(s);
+    raw(s);
   }
   void string(uint32_t field, std::string_view s) {
     if (!s.empty()) {
@@ -94,16 +101,17 @@ class Writer {
   void boolean(uint32_t field, bool v) {
     if (v) {
       tag(field, kVarint);
-      out_.push_back(1);
+      *p_++ = 1;
     }
   }
   void fixed64(uint32_t field, uint64_t v) {
     tag(field, kFixed64);
-    char buf[8];
+    fixed64Raw(v);
+  }
+  void fixed64Raw(uint64_t v) {
     for (int i = 0; i < 8; ++i) {
-      buf[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+      *p_++ = static_cast<char>((v >> (8 * i)) & 0xff);
     }
-    out_.append(buf, 8);
   }
   void float64(uint32_t field, double v) {
     if (v != 0) {
@@ -127,10 +135,15 @@ class Writer {
     fixed64(2, bits);
   }
 
-  std::string& out() { return out_; }
-
  private:
-  std::string& out_;
+  char* p_;
 };
+
+// Grows `out` by `n` bytes (geometrically, as appends do) and returns a writer at the old end.
+inline Writer extend(std::string& out, size_t n) {
+  const size_t old = out.size();
+  out.resize(old + n);
+  return Writer(out.data() + old);
+}
 
 }  // namespace outpost::traces::proto
