@@ -83,7 +83,8 @@ TEST(NormalizeTest, FieldsAreFixedAsTheAgentDoes) {
   s.resource = "";
   s.duration = -5;
   s.start = 10;  // before 2000
-  s.type = std::string(150, 't');
+  static const std::string long_type(150, 't');
+  s.type = long_type;
   static const std::string long_value(30000, 'v');
   static const std::string long_key(250, 'k');
   s.meta = {{"http.status_code", "999"}, {"env", "Prod Env"}, {long_key, "x"}, {"big", long_value}};
