@@ -40,13 +40,12 @@
 #include <vector>
 
 #include "collector/sources/traces/decoder.h"
-#include "collector/sources/traces/msgpack_writer.h"
 #include "collector/sources/traces/pipeline.h"
 #include "forwarder/compression.h"
+#include "tests/support/trace_bodies.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using outpost::traces::MsgpackWriter;
 
 namespace {
 
@@ -65,17 +64,8 @@ int64_t nowNs() {
       .count();
 }
 
-struct BenchSpan {
-  std::string service, name, resource, type;
-  uint64_t trace_id, span_id, parent_id;
-  int64_t start, duration;
-  int32_t error;
-  std::vector<std::pair<std::string, std::string>> meta;
-  std::vector<std::pair<std::string, double>> metrics;
-};
-
 // One realistic trace of 5 spans.
-std::vector<BenchSpan> makeTrace(std::mt19937_64& rng, uint64_t n) {
+std::vector<outpost::testing::TraceSpan> makeTrace(std::mt19937_64& rng, uint64_t n) {
   const uint64_t trace = rng() | 1;
   const int64_t start = nowNs() - 1'000'000'000;
   const std::string user = std::to_string(rng() % 100000);
@@ -95,7 +85,7 @@ std::vector<BenchSpan> makeTrace(std::mt19937_64& rng, uint64_t n) {
     return m;
   };
   const uint64_t root = rng();
-  std::vector<BenchSpan> t;
+  std::vector<outpost::testing::TraceSpan> t;
   t.push_back({"checkout",
                "flask.request",
                "POST /api/v1/orders/<id>",
@@ -164,116 +154,17 @@ std::vector<BenchSpan> makeTrace(std::mt19937_64& rng, uint64_t n) {
   return t;
 }
 
-void writeSpanMap(MsgpackWriter& w, const BenchSpan& s) {
-  w.mapHeader(12);
-  w.key("service");
-  w.str(s.service);
-  w.key("name");
-  w.str(s.name);
-  w.key("resource");
-  w.str(s.resource);
-  w.key("type");
-  w.str(s.type);
-  w.key("trace_id");
-  w.uint(s.trace_id);
-  w.key("span_id");
-  w.uint(s.span_id);
-  w.key("parent_id");
-  w.uint(s.parent_id);
-  w.key("start");
-  w.integer(s.start);
-  w.key("duration");
-  w.integer(s.duration);
-  w.key("error");
-  w.integer(s.error);
-  w.key("meta");
-  w.mapHeader(static_cast<uint32_t>(s.meta.size()));
-  for (const auto& [k, v] : s.meta) {
-    w.str(k);
-    w.str(v);
-  }
-  w.key("metrics");
-  w.mapHeader(static_cast<uint32_t>(s.metrics.size()));
-  for (const auto& [k, v] : s.metrics) {
-    w.str(k);
-    w.float64(v);
-  }
-}
-
-std::string v04Body(const std::vector<std::vector<BenchSpan>>& traces) {
-  std::string out;
-  MsgpackWriter w(out);
-  w.arrayHeader(static_cast<uint32_t>(traces.size()));
-  for (const auto& t : traces) {
-    w.arrayHeader(static_cast<uint32_t>(t.size()));
-    for (const auto& s : t) {
-      writeSpanMap(w, s);
-    }
-  }
-  return out;
-}
-
-std::string v05Body(const std::vector<std::vector<BenchSpan>>& traces) {
-  std::vector<std::string> dict{""};
-  std::unordered_map<std::string, uint64_t> index_of{{"", 0}};
-  auto index = [&](const std::string& s) -> uint64_t {
-    auto [it, fresh] = index_of.emplace(s, dict.size());
-    if (fresh) {
-      dict.push_back(s);
-    }
-    return it->second;
-  };
-  std::string spans;
-  MsgpackWriter w(spans);
-  w.arrayHeader(static_cast<uint32_t>(traces.size()));
-  for (const auto& t : traces) {
-    w.arrayHeader(static_cast<uint32_t>(t.size()));
-    for (const auto& s : t) {
-      w.arrayHeader(12);
-      w.uint(index(s.service));
-      w.uint(index(s.name));
-      w.uint(index(s.resource));
-      w.uint(s.trace_id);
-      w.uint(s.span_id);
-      w.uint(s.parent_id);
-      w.integer(s.start);
-      w.integer(s.duration);
-      w.integer(s.error);
-      w.mapHeader(static_cast<uint32_t>(s.meta.size()));
-      for (const auto& [k, v] : s.meta) {
-        w.uint(index(k));
-        w.uint(index(v));
-      }
-      w.mapHeader(static_cast<uint32_t>(s.metrics.size()));
-      for (const auto& [k, v] : s.metrics) {
-        w.uint(index(k));
-        w.float64(v);
-      }
-      w.uint(index(s.type));
-    }
-  }
-  std::string out;
-  MsgpackWriter o(out);
-  o.arrayHeader(2);
-  o.arrayHeader(static_cast<uint32_t>(dict.size()));
-  for (const auto& s : dict) {
-    o.str(s);
-  }
-  out += spans;
-  return out;
-}
-
 // `requests` bodies of 10 traces (50 spans) each.
 std::vector<std::string> makeBodies(size_t requests, bool v05) {
   std::mt19937_64 rng(11);
   std::vector<std::string> bodies;
   uint64_t n = 0;
   for (size_t r = 0; r < requests; ++r) {
-    std::vector<std::vector<BenchSpan>> traces;
+    std::vector<outpost::testing::Trace> traces;
     for (int t = 0; t < 10; ++t) {
       traces.push_back(makeTrace(rng, n++));
     }
-    bodies.push_back(v05 ? v05Body(traces) : v04Body(traces));
+    bodies.push_back(v05 ? outpost::testing::v05Body(traces) : outpost::testing::v04Body(traces));
   }
   return bodies;
 }

@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "collector/sources/traces/msgpack_writer.h"
 #include "tests/fakeintake/fake_intake.h"
 #include "tests/support/test_support.h"
+#include "tests/support/trace_bodies.h"
 
 namespace outpost {
 namespace {
@@ -29,7 +29,8 @@ using fakeintake::FakeIntakeThread;
 using testing::NotifySocket;
 using testing::Process;
 using testing::TempDir;
-using traces::MsgpackWriter;
+using testing::v04Body;
+using testing::v05Body;
 
 constexpr const char* kApiKey = "0123456789abcdef0123456789abcdef";
 
@@ -119,51 +120,6 @@ Response unixRequest(const std::string& socket_path, const std::string& method,
   return request(fd, method, path, headers, body);
 }
 
-struct TestSpan {
-  std::string service, name, resource, type;
-  uint64_t trace_id, span_id, parent_id;
-  int64_t start, duration;
-  int32_t error;
-  std::vector<std::pair<std::string, std::string>> meta;
-  std::vector<std::pair<std::string, double>> metrics;
-};
-
-void writeSpanMap(MsgpackWriter& w, const TestSpan& s) {
-  w.mapHeader(12);
-  w.key("service");
-  w.str(s.service);
-  w.key("name");
-  w.str(s.name);
-  w.key("resource");
-  w.str(s.resource);
-  w.key("type");
-  w.str(s.type);
-  w.key("trace_id");
-  w.uint(s.trace_id);
-  w.key("span_id");
-  w.uint(s.span_id);
-  w.key("parent_id");
-  w.uint(s.parent_id);
-  w.key("start");
-  w.integer(s.start);
-  w.key("duration");
-  w.integer(s.duration);
-  w.key("error");
-  w.integer(s.error);
-  w.key("meta");
-  w.mapHeader(static_cast<uint32_t>(s.meta.size()));
-  for (const auto& [k, v] : s.meta) {
-    w.str(k);
-    w.str(v);
-  }
-  w.key("metrics");
-  w.mapHeader(static_cast<uint32_t>(s.metrics.size()));
-  for (const auto& [k, v] : s.metrics) {
-    w.str(k);
-    w.float64(v);
-  }
-}
-
 int64_t nowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -171,103 +127,38 @@ int64_t nowNs() {
 }
 
 // Two traces of a web request with a SQL child (one with an error), priority keep.
-std::vector<std::vector<TestSpan>> twoTraces() {
+std::vector<testing::Trace> twoTraces() {
   const int64_t t0 = nowNs() - 50'000'000;
-  std::vector<std::vector<TestSpan>> traces;
+  std::vector<testing::Trace> traces;
   for (uint64_t i = 0; i < 2; ++i) {
     const uint64_t trace = 0x1000 + i;
-    TestSpan root{"Web Shop!",
-                  "http.request",
-                  "GET /cart",
-                  "web",
-                  trace,
-                  100 + i,
-                  0,
-                  t0,
-                  20'000'000,
-                  0,
-                  {{"env", "prod"}, {"http.status_code", "200"}},
-                  {{"_sampling_priority_v1", 1}}};
-    TestSpan db{"shop-db",
-                "postgres.query",
-                "SELECT * FROM t WHERE id = 42 AND n = 'x'",
-                "sql",
-                trace,
-                200 + i,
-                100 + i,
-                t0 + 1'000'000,
-                5'000'000,
-                static_cast<int32_t>(i),
-                {{"sql.query", "SELECT * FROM t WHERE id = 42 AND n = 'x'"}},
-                {}};
+    testing::TraceSpan root{"Web Shop!",
+                            "http.request",
+                            "GET /cart",
+                            "web",
+                            trace,
+                            100 + i,
+                            0,
+                            t0,
+                            20'000'000,
+                            0,
+                            {{"env", "prod"}, {"http.status_code", "200"}},
+                            {{"_sampling_priority_v1", 1}}};
+    testing::TraceSpan db{"shop-db",
+                          "postgres.query",
+                          "SELECT * FROM t WHERE id = 42 AND n = 'x'",
+                          "sql",
+                          trace,
+                          200 + i,
+                          100 + i,
+                          t0 + 1'000'000,
+                          5'000'000,
+                          static_cast<int32_t>(i),
+                          {{"sql.query", "SELECT * FROM t WHERE id = 42 AND n = 'x'"}},
+                          {}};
     traces.push_back({root, db});
   }
   return traces;
-}
-
-std::string v04Body(const std::vector<std::vector<TestSpan>>& traces) {
-  std::string out;
-  MsgpackWriter w(out);
-  w.arrayHeader(static_cast<uint32_t>(traces.size()));
-  for (const auto& t : traces) {
-    w.arrayHeader(static_cast<uint32_t>(t.size()));
-    for (const auto& s : t) {
-      writeSpanMap(w, s);
-    }
-  }
-  return out;
-}
-
-// The same spans in the v0.5 string-table form.
-std::string v05Body(const std::vector<std::vector<TestSpan>>& traces) {
-  std::vector<std::string> dict{""};
-  auto index = [&](const std::string& s) -> uint64_t {
-    for (size_t i = 0; i < dict.size(); ++i) {
-      if (dict[i] == s) {
-        return i;
-      }
-    }
-    dict.push_back(s);
-    return dict.size() - 1;
-  };
-  std::string spans;
-  MsgpackWriter w(spans);
-  w.arrayHeader(static_cast<uint32_t>(traces.size()));
-  for (const auto& t : traces) {
-    w.arrayHeader(static_cast<uint32_t>(t.size()));
-    for (const auto& s : t) {
-      w.arrayHeader(12);
-      w.uint(index(s.service));
-      w.uint(index(s.name));
-      w.uint(index(s.resource));
-      w.uint(s.trace_id);
-      w.uint(s.span_id);
-      w.uint(s.parent_id);
-      w.integer(s.start);
-      w.integer(s.duration);
-      w.integer(s.error);
-      w.mapHeader(static_cast<uint32_t>(s.meta.size()));
-      for (const auto& [k, v] : s.meta) {
-        w.uint(index(k));
-        w.uint(index(v));
-      }
-      w.mapHeader(static_cast<uint32_t>(s.metrics.size()));
-      for (const auto& [k, v] : s.metrics) {
-        w.uint(index(k));
-        w.float64(v);
-      }
-      w.uint(index(s.type));
-    }
-  }
-  std::string out;
-  MsgpackWriter o(out);
-  o.arrayHeader(2);
-  o.arrayHeader(static_cast<uint32_t>(dict.size()));
-  for (const auto& s : dict) {
-    o.str(s);
-  }
-  out += spans;
-  return out;
 }
 
 class Daemon {

@@ -189,12 +189,13 @@ void writeSpan(Writer& w, const Span& s) {
   }
 }
 
-void writeTraceChunk(Writer& w, const TraceChunk& c) {
+// `sizes[i]` is spanSize(c.spans[i]) (computed once by the caller).
+void writeTraceChunk(Writer& w, const TraceChunk& c, const std::vector<size_t>& sizes) {
   w.int64(1, c.priority);
   w.string(2, c.origin);
-  for (const auto& s : c.spans) {
-    w.header(3, spanSize(s));
-    writeSpan(w, s);
+  for (size_t i = 0; i < c.spans.size(); ++i) {
+    w.header(3, sizes[i]);
+    writeSpan(w, c.spans[i]);
   }
   for (const auto& [k, v] : c.tags) {
     w.stringEntry(4, k, v);
@@ -221,9 +222,29 @@ size_t traceChunkSize(const TraceChunk& c) {
   return n;
 }
 
+namespace {
+
+// The chunk's size, with each span's size kept for writeTraceChunk.
+size_t chunkSizes(const TraceChunk& c, std::vector<size_t>& sizes) {
+  sizes.clear();
+  size_t n = proto::int64Size(1, c.priority) + proto::stringSize(2, c.origin) +
+             proto::boolSize(5, c.dropped_trace);
+  for (const auto& s : c.spans) {
+    sizes.push_back(spanSize(s));
+    n += delimitedSize(3, sizes.back());
+  }
+  for (const auto& [k, v] : c.tags) {
+    n += delimitedSize(4, proto::stringEntrySize(k, v));
+  }
+  return n;
+}
+
+}  // namespace
+
 void appendTraceChunk(std::string& out, const TraceChunk& c) {
-  Writer w = proto::extend(out, traceChunkSize(c));
-  writeTraceChunk(w, c);
+  std::vector<size_t> sizes;
+  Writer w = proto::extend(out, chunkSizes(c, sizes));
+  writeTraceChunk(w, c, sizes);
 }
 
 AgentPayloadBuffer::AgentPayloadBuffer(Options options) : options_(std::move(options)) {}
@@ -255,11 +276,11 @@ AgentPayloadBuffer::Group& AgentPayloadBuffer::groupFor(const TracerPayload& p) 
 
 void AgentPayloadBuffer::add(const TracerPayload& payload, const TraceChunk& chunk) {
   Group& g = groupFor(payload);
-  const size_t size = traceChunkSize(chunk);
+  const size_t size = chunkSizes(chunk, span_sizes_);
   const size_t total = delimitedSize(6, size);
   Writer w = proto::extend(g.chunks, total);
   w.header(6, size);
-  writeTraceChunk(w, chunk);
+  writeTraceChunk(w, chunk, span_sizes_);
   bytes_ += total;
   ++chunks_;
 }

@@ -61,6 +61,7 @@ class AgentPayloadBuffer {
   std::vector<Group> groups_;
   size_t bytes_ = 0;
   size_t chunks_ = 0;
+  std::vector<size_t> span_sizes_;  // scratch for add()
 };
 
 }  // namespace outpost::traces

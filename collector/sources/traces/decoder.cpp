@@ -52,19 +52,20 @@ size_t utf8Sequence(std::string_view s, size_t i) {
 }  // namespace
 
 bool validUtf8(std::string_view s) {
+  // Nearly every string is ASCII: one pass that the compiler vectorizes, then the full check
+  // only from the first non-ASCII byte.
+  unsigned char any = 0;
+  for (char c : s) {
+    any |= static_cast<unsigned char>(c);
+  }
+  if (any < 0x80) {
+    return true;
+  }
   size_t i = 0;
   while (i < s.size()) {
-    // ASCII fast path, 8 bytes at a time.
-    while (i + 8 <= s.size()) {
-      uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if ((w & 0x8080808080808080ULL) != 0) {
-        break;
-      }
-      i += 8;
-    }
-    if (i >= s.size()) {
-      break;
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
     }
     const size_t n = utf8Sequence(s, i);
     if (n == 0) {

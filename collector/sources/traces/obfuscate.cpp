@@ -263,8 +263,11 @@ bool noKey(const std::string& cmd) {
 
 }  // namespace
 
-std::string Obfuscator::obfuscateRedis(std::string_view raw) {
-  std::string out;
+namespace {
+
+// The words of each non-empty line of a Redis raw command, in order, until `fn` returns false.
+template <typename Fn>
+void forEachCommand(std::string_view raw, Fn fn) {
   size_t start = 0;
   while (start <= raw.size()) {
     size_t end = raw.find('\n', start);
@@ -272,67 +275,59 @@ std::string Obfuscator::obfuscateRedis(std::string_view raw) {
       end = raw.size();
     }
     const auto w = words(raw.substr(start, end - start));
-    if (!w.empty()) {
-      if (!out.empty()) {
-        out.push_back('\n');
-      }
-      const std::string cmd = upperCopy(w[0]);
-      out.append(w[0]);
-      size_t keep = 1;  // words kept in clear after the command
-      if (hasSubcommand(cmd)) {
-        keep = 2;
-      } else if (noKey(cmd)) {
-        keep = 1;
-      } else {
-        keep = 2;  // the key
-      }
-      for (size_t i = 1; i < w.size() && i < keep; ++i) {
-        out.push_back(' ');
-        out.append(w[i]);
-      }
-      if (w.size() > keep) {
-        out += " ?";
-      }
+    if (!w.empty() && !fn(w)) {
+      return;
     }
     if (end == raw.size()) {
-      break;
+      return;
     }
     start = end + 1;
   }
+}
+
+}  // namespace
+
+std::string Obfuscator::obfuscateRedis(std::string_view raw) {
+  std::string out;
+  forEachCommand(raw, [&](const std::vector<std::string_view>& w) {
+    if (!out.empty()) {
+      out.push_back('\n');
+    }
+    const std::string cmd = upperCopy(w[0]);
+    out.append(w[0]);
+    // Words kept in clear: the sub-command, or the key; none for commands without a key.
+    const size_t keep = noKey(cmd) ? 1 : 2;
+    for (size_t i = 1; i < w.size() && i < keep; ++i) {
+      out.push_back(' ');
+      out.append(w[i]);
+    }
+    if (w.size() > keep) {
+      out += " ?";
+    }
+    return true;
+  });
   return out;
 }
 
 std::string Obfuscator::quantizeRedis(std::string_view raw) {
   std::string out;
-  size_t start = 0;
   size_t commands = 0;
-  while (start <= raw.size()) {
-    size_t end = raw.find('\n', start);
-    if (end == std::string_view::npos) {
-      end = raw.size();
+  forEachCommand(raw, [&](const std::vector<std::string_view>& w) {
+    if (++commands > 3) {
+      out += " ...";
+      return false;
     }
-    const auto w = words(raw.substr(start, end - start));
-    if (!w.empty()) {
-      ++commands;
-      if (commands > 3) {
-        out += " ...";
-        break;
-      }
-      if (!out.empty()) {
-        out.push_back(' ');
-      }
-      std::string cmd = upperCopy(w[0]);
-      out += cmd;
-      if (hasSubcommand(cmd) && w.size() > 1) {
-        out.push_back(' ');
-        out += upperCopy(w[1]);
-      }
+    if (!out.empty()) {
+      out.push_back(' ');
     }
-    if (end == raw.size()) {
-      break;
+    const std::string cmd = upperCopy(w[0]);
+    out += cmd;
+    if (hasSubcommand(cmd) && w.size() > 1) {
+      out.push_back(' ');
+      out += upperCopy(w[1]);
     }
-    start = end + 1;
-  }
+    return true;
+  });
   return out;
 }
 
