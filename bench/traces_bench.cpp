@@ -1,6 +1,6 @@
 // outpost-bench-traces: the APM pipeline's speed, beside references measured in the same run.
 //
-//   outpost-bench-traces [--quick] [--outpost PATH]
+//   outpost-bench-traces [--quick] [--stages] [--outpost PATH]
 //
 // 1. In process, one thread: realistic tracer requests (traces of 5 spans: a web root, a SQL
 //    child, a cache and two custom spans; 10 meta tags and 3 metrics each; 10 traces per request)
@@ -13,6 +13,7 @@
 //    v0.4 payloads on 4 keep-alive connections for a few seconds; the daemon's CPU use (utime +
 //    stime over wall time, in cores) and the rate achieved; then as many requests/s as 4
 //    connections get answered; then the daemon's peak RSS.
+// --stages adds the in-process rate with each pipeline stage added in turn.
 // The last line is `RESULT key=value ...`. Only loopback and a temporary directory are used.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -273,6 +274,56 @@ Rates inProcess(const std::vector<std::string>& bodies, bool v05, int rounds) {
   return r;
 }
 
+// Spans/s with each stage added in turn (decode; + normalize; + obfuscate; + stats; + sample;
+// + AgentPayload encode), all chunks kept: where the pipeline's time goes.
+void stages(const std::vector<std::string>& bodies, int rounds) {
+  using namespace outpost::traces;
+  static const char* kNames[] = {"decode",  "+ normalize", "+ obfuscate",
+                                 "+ stats", "+ sample",    "+ encode"};
+  std::printf("\nPer stage, v0.4, one thread (spans/s with the stages so far):\n");
+  for (int stage = 0; stage <= 5; ++stage) {
+    Obfuscator obfuscator({});
+    Concentrator concentrator({});
+    Sampler sampler({});
+    AgentPayloadBuffer buffer({});
+    const auto t0 = Clock::now();
+    for (int round = 0; round < rounds; ++round) {
+      for (const auto& b : bodies) {
+        auto dp = std::make_unique<DecodedPayload>();
+        dp->body = b;
+        std::string error;
+        decodeTraces(TraceApiVersion::kV04, "application/msgpack", *dp, &error);
+        const int64_t now = nowNs();
+        NormalizeCounts counts;
+        if (stage >= 1) {
+          normalizePayload(*dp, {now, false}, counts);
+        }
+        for (auto& chunk : dp->payload.chunks) {
+          if (stage >= 2) {
+            for (auto& span : chunk.spans) {
+              obfuscator.obfuscateSpan(span, dp->arena);
+            }
+          }
+          if (stage >= 3) {
+            concentrator.add(dp->payload, chunk, now);
+          }
+          if (stage >= 4) {
+            sampler.sample(chunk, "prod", now);
+          }
+          if (stage >= 5) {
+            buffer.add(dp->payload, chunk);
+            if (buffer.bytes() >= 3'200'000) {
+              buffer.take();
+            }
+          }
+        }
+      }
+    }
+    std::printf("  %-14s %10.0f\n", kNames[stage],
+                50.0 * static_cast<double>(bodies.size()) * rounds / seconds(t0));
+  }
+}
+
 // --- HTTP against a real daemon -------------------------------------------------------------
 
 struct Daemon {
@@ -448,15 +499,18 @@ int freeTcpPort() {
 
 int main(int argc, char** argv) {
   bool quick = false;
+  bool by_stage = false;
   std::string outpost = (fs::path(argv[0]).parent_path() / "outpost").string();
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
       quick = true;
+    } else if (a == "--stages") {
+      by_stage = true;
     } else if (a == "--outpost" && i + 1 < argc) {
       outpost = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: outpost-bench-traces [--quick] [--outpost PATH]\n");
+      std::fprintf(stderr, "usage: outpost-bench-traces [--quick] [--stages] [--outpost PATH]\n");
       return 2;
     }
   }
@@ -489,6 +543,10 @@ int main(int argc, char** argv) {
       " AgentPayload %.0f bytes/span; zlib -1 on it: %.0f MB/s; targets >= 1 M spans/s "
       "without compression, >= 300 k with)\n",
       r04.payload_bytes_per_span, r04.ref_deflate_mbps);
+
+  if (by_stage) {
+    stages(v04, rounds);
+  }
 
   // 2. HTTP against a real daemon.
   char tmpl[] = "/tmp/outpost-bench-traces-XXXXXX";
