@@ -114,9 +114,35 @@ void checkLogSources(ConfigResult& result) {
   }
 }
 
+// apm_config.ignore_resources patterns are compiled here too, so a bad one is a configuration
+// error with its file and line (configcheck and run), not a receiver that fails to start.
+void checkTraceConfig(ConfigResult& result) {
+  if (!result.loaded) {
+    return;
+  }
+  const auto& patterns = result.loaded->config.apm_config.ignore_resources;
+  traces::ResourceFilter filter;
+  std::string error;
+  if (filter.compile(patterns, &error)) {
+    return;
+  }
+  ConfigMessage m;
+  m.key = "apm_config.ignore_resources";
+  m.text = error;
+  if (auto it = result.loaded->origins.find(m.key); it != result.loaded->origins.end()) {
+    m.file = it->second.file;
+    m.line = it->second.line;
+    m.column = it->second.column;
+    m.env = it->second.env;
+  }
+  result.errors.push_back(std::move(m));
+  result.loaded.reset();
+}
+
 int cmdConfigcheck(const Options& opts) {
   ConfigResult result = loadConfig(opts.config);
   checkLogSources(result);
+  checkTraceConfig(result);
   printMessages(result.warnings, "warning");
   if (!result.loaded) {
     printMessages(result.errors, "error");
@@ -131,6 +157,7 @@ int cmdConfigcheck(const Options& opts) {
 int cmdRun(const Options& opts) {
   ConfigResult result = loadConfig(opts.config);
   checkLogSources(result);
+  checkTraceConfig(result);
   if (result.loaded) {
     Logger::instance().setLevel(
         parseLogLevel(result.loaded->config.log_level).value_or(LogLevel::kInfo));

@@ -406,5 +406,23 @@ TEST(TracesProcessTest, ABusyPortIsAClearStartError) {
   EXPECT_NE(run.err.find(std::to_string(port)), std::string::npos) << run.err;
 }
 
+TEST(TracesProcessTest, ABadIgnoreResourcesPatternIsAConfigurationError) {
+  TempDir dir;
+  const std::string file = dir.write("outpost.yaml",
+                                     "apm_config:\n"
+                                     "  receiver_port: 0\n"
+                                     "  ignore_resources: [\"GET /health\", \"(unclosed\"]\n"
+                                     "run_path: " +
+                                         dir.file("run") + "\n");
+  const auto check = testing::runCommand({OUTPOST_BIN, "configcheck", "-c", dir.path()});
+  EXPECT_EQ(check.code, 1);
+  EXPECT_NE(check.err.find(file + ":3"), std::string::npos) << check.err;
+  EXPECT_NE(check.err.find("apm_config.ignore_resources"), std::string::npos) << check.err;
+  EXPECT_NE(check.err.find("(unclosed"), std::string::npos) << check.err;
+  const auto run = testing::runCommand({OUTPOST_BIN, "run", "-c", dir.path()}, {}, 10s);
+  EXPECT_EQ(run.code, 1);
+  EXPECT_NE(run.err.find(file + ":3"), std::string::npos) << run.err;
+}
+
 }  // namespace
 }  // namespace outpost
