@@ -139,11 +139,18 @@ done
 [ -n "$started" ] || fail "outpost did not start"
 echo "traces_e2e: outpost (pid $OUTPOST_PID) ready, trace receiver on 127.0.0.1:$APM_PORT"
 
-# 4. The traced app with the tracer's debug log on, and no other DD_* variable of the caller's.
-env $(env | sed -n 's/^\(DD_[A-Za-z0-9_]*\)=.*/-u \1/p') \
-  DD_TRACE_AGENT_URL="http://127.0.0.1:$APM_PORT" DD_TRACE_DEBUG=true \
-  DD_REMOTE_CONFIGURATION_ENABLED=false DD_CRASHTRACKING_ENABLED=false \
-  node "$SRC/app.js" >"$RUN_DIR/app.log" 2>&1 || fail "app.js failed"
+# 4. The traced app with the tracer's debug log on, and no other DD_* variable of the caller's:
+#    once with the default protocol (v0.4) and once with v0.5 (the string-table format).
+: >"$RUN_DIR/app.log"
+for protocol in 0.4 0.5; do
+  env $(env | sed -n 's/^\(DD_[A-Za-z0-9_]*\)=.*/-u \1/p') \
+    DD_TRACE_AGENT_URL="http://127.0.0.1:$APM_PORT" DD_TRACE_DEBUG=true \
+    DD_TRACE_AGENT_PROTOCOL_VERSION=$protocol \
+    DD_REMOTE_CONFIGURATION_ENABLED=false DD_CRASHTRACKING_ENABLED=false \
+    node "$SRC/app.js" >>"$RUN_DIR/app.log" 2>&1 || fail "app.js failed (protocol $protocol)"
+done
+grep -q '"path":"/v0.4/traces"' "$RUN_DIR/app.log" || fail "the tracer sent nothing to /v0.4/traces"
+grep -q '"path":"/v0.5/traces"' "$RUN_DIR/app.log" || fail "the tracer sent nothing to /v0.5/traces"
 grep '^{"traces"' "$RUN_DIR/app.log" >"$RUN_DIR/created.json" ||
   fail "app.js printed no JSON of the spans it created"
 

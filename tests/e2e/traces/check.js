@@ -17,7 +17,11 @@ if (!intakePort || !hostname || !apiKey || !createdFile) {
   process.exit(2);
 }
 const timeoutMs = Number(timeoutArg || 60) * 1000;
-const created = JSON.parse(fs.readFileSync(createdFile, 'utf8'));
+// One JSON line per run of app.js; their traces together.
+const created = {
+  traces: fs.readFileSync(createdFile, 'utf8').split('\n').filter((l) => l.trim() !== '')
+    .flatMap((l) => JSON.parse(l).traces),
+};
 
 function get(path) {
   return new Promise((resolve, reject) => {
