@@ -217,7 +217,7 @@ Rates inProcess(const std::vector<std::string>& bodies, bool v05, int rounds) {
           die("decode: " + error);
         }
         pipeline.process(*dp, {}, nowNs());
-        if (pipeline.buffer().bytes() >= 3'200'000) {
+        if (pipeline.buffer().bytes() >= outpost::traces::kAgentPayloadFlushBytes) {
           std::string body = pipeline.buffer().take();
           payload_bytes += body.size();
           if (compress == 1) {
@@ -312,7 +312,7 @@ void stages(const std::vector<std::string>& bodies, int rounds) {
           }
           if (stage >= 5) {
             buffer.add(dp->payload, chunk);
-            if (buffer.bytes() >= 3'200'000) {
+            if (buffer.bytes() >= outpost::traces::kAgentPayloadFlushBytes) {
               buffer.take();
             }
           }

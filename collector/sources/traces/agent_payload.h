@@ -14,6 +14,11 @@
 // (before compression) and every 5 s; bodies are gzip-compressed by the forwarder.
 namespace outpost::traces {
 
+// The buffer is flushed once it holds this much. The Agent waits for 3.2 MB; Outpost sends at
+// 1 MB, well under the intake's limit, so the payload being written stays in the CPU cache
+// (measured: the whole pipeline 0.63 -> 0.82 M spans/s on one core, for more, smaller requests).
+inline constexpr size_t kAgentPayloadFlushBytes = 1'000'000;
+
 // Writes one TraceChunk message's fields (not its tag/length) / its size.
 size_t traceChunkSize(const TraceChunk& chunk);
 void appendTraceChunk(std::string& out, const TraceChunk& chunk);

@@ -30,13 +30,12 @@ bool eligibleKind(Str kind) {
   return kind == "server" || kind == "consumer" || kind == "client" || kind == "producer";
 }
 
-uint32_t httpStatus(const Span& s) {
-  const Str* v = s.findMeta("http.status_code");
-  if (v == nullptr || v->empty() || v->size() > 3) {
+uint32_t httpStatus(Str v) {
+  if (v.empty() || v.size() > 3) {
     return 0;
   }
   uint32_t code = 0;
-  for (char c : *v) {
+  for (char c : v) {
     if (c < '0' || c > '9') {
       return 0;
     }
@@ -92,9 +91,41 @@ void Concentrator::add(const TracerPayload& payload, const TraceChunk& chunk, in
   const Str version = !payload.app_version.empty() ? payload.app_version : metaOr(root, "version");
   const bool synthetics = chunk.origin.starts_with("synthetics");
   for (const auto& s : chunk.spans) {
-    const bool top = isTopLevel(s);
-    const Str kind = metaOr(s, "span.kind");
-    if (!(top || isMeasured(s) || eligibleKind(kind)) || isPartialSnapshot(s)) {
+    // One pass over the metrics and one over the meta, for every field the key needs.
+    bool top = false;
+    bool measured = false;
+    bool partial = false;
+    for (const auto& [k, v] : s.metrics) {
+      if (k == "_top_level" || k == "_dd.top_level") {
+        top = top || v == 1;
+      } else if (k == "_dd.measured") {
+        measured = v == 1;
+      } else if (k == "_dd.partial_version") {
+        partial = v >= 0;
+      }
+    }
+    Str kind, status_text, grpc, grpc_code, method, endpoint, route;
+    for (const auto& [k, v] : s.meta) {
+      if (k.size() < 9 || k.size() > 21) {
+        continue;
+      }
+      if (k == "span.kind") {
+        kind = v;
+      } else if (k == "http.status_code") {
+        status_text = v;
+      } else if (k == "rpc.grpc.status_code") {
+        grpc = v;
+      } else if (k == "grpc.code") {
+        grpc_code = v;
+      } else if (k == "http.method") {
+        method = v;
+      } else if (k == "http.endpoint") {
+        endpoint = v;
+      } else if (k == "http.route") {
+        route = v;
+      }
+    }
+    if (!(top || measured || eligibleKind(kind)) || partial) {
       continue;
     }
     const int64_t end = s.start + s.duration;
@@ -102,15 +133,12 @@ void Concentrator::add(const TracerPayload& payload, const TraceChunk& chunk, in
     if (oldest_open_ != 0 && start < oldest_open_) {
       start = oldest_open_;  // late: into the oldest bucket not flushed yet
     }
-    const uint32_t status = httpStatus(s);
-    Str grpc = metaOr(s, "rpc.grpc.status_code");
+    const uint32_t status = httpStatus(status_text);
     if (grpc.empty()) {
-      grpc = metaOr(s, "grpc.code");
+      grpc = grpc_code;
     }
-    const Str method = metaOr(s, "http.method");
-    Str endpoint = metaOr(s, "http.endpoint");
     if (endpoint.empty()) {
-      endpoint = metaOr(s, "http.route");
+      endpoint = route;
     }
     const int32_t trace_root = s.parent_id == 0 ? 1 : 2;
     uint64_t h = 1469598103934665603ULL;

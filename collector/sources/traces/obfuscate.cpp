@@ -10,13 +10,33 @@ namespace outpost::traces {
 
 namespace {
 
+// ASCII character classes, inline (the <cctype> ones are locale-aware calls).
+constexpr bool asciiDigit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
+constexpr bool asciiAlpha(unsigned char c) {
+  return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+constexpr bool asciiAlnum(unsigned char c) {
+  return asciiDigit(c) || asciiAlpha(c);
+}
+constexpr bool asciiSpace(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+constexpr bool asciiXdigit(unsigned char c) {
+  return asciiDigit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+constexpr char asciiUpper(unsigned char c) {
+  return static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+}
+
 // `word` equals the upper-case `upper`, ignoring case (ASCII).
 bool equalsUpper(std::string_view word, std::string_view upper) {
   if (word.size() != upper.size()) {
     return false;
   }
   for (size_t i = 0; i < word.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(word[i])) != upper[i]) {
+    if (asciiUpper(static_cast<unsigned char>(word[i])) != upper[i]) {
       return false;
     }
   }
@@ -24,10 +44,10 @@ bool equalsUpper(std::string_view word, std::string_view upper) {
 }
 
 bool isIdentStart(unsigned char c) {
-  return std::isalpha(c) || c == '_' || c >= 0x80;
+  return asciiAlpha(c) || c == '_' || c >= 0x80;
 }
 bool isIdentChar(unsigned char c) {
-  return std::isalnum(c) || c == '_' || c == '$' || c == '.' || c >= 0x80;
+  return asciiAlnum(c) || c == '_' || c == '$' || c == '.' || c >= 0x80;
 }
 
 // Tokens are separated by one space, except before a comma: "IN ( ?, ? )", as the Agent
@@ -81,7 +101,7 @@ std::string Obfuscator::obfuscateSql(std::string_view q) {
   const size_t n = q.size();
   while (i < n) {
     const auto c = static_cast<unsigned char>(q[i]);
-    if (std::isspace(c)) {
+    if (asciiSpace(c)) {
       ++i;
       continue;
     }
@@ -127,7 +147,7 @@ std::string Obfuscator::obfuscateSql(std::string_view q) {
     // Dollar-quoted strings: $$...$$ or $tag$...$tag$.
     if (c == '$') {
       size_t j = i + 1;
-      while (j < n && (std::isalnum(static_cast<unsigned char>(q[j])) || q[j] == '_')) {
+      while (j < n && (asciiAlnum(static_cast<unsigned char>(q[j])) || q[j] == '_')) {
         ++j;
       }
       if (j < n && q[j] == '$') {
@@ -139,7 +159,7 @@ std::string Obfuscator::obfuscateSql(std::string_view q) {
       }
       // $1 style placeholders stay.
       size_t k = i + 1;
-      while (k < n && std::isdigit(static_cast<unsigned char>(q[k]))) {
+      while (k < n && asciiDigit(static_cast<unsigned char>(q[k]))) {
         ++k;
       }
       appendToken(out, q.substr(i, k - i));
@@ -157,20 +177,20 @@ std::string Obfuscator::obfuscateSql(std::string_view q) {
     // Numbers (with a sign when it cannot be a binary minus), hex.
     const bool sign =
         (c == '-' || c == '+') && i + 1 < n &&
-        (std::isdigit(static_cast<unsigned char>(q[i + 1])) || q[i + 1] == '.') &&
+        (asciiDigit(static_cast<unsigned char>(q[i + 1])) || q[i + 1] == '.') &&
         (out.empty() || out.back() == '(' || out.back() == ',' || out.back() == '=' ||
          out.back() == '<' || out.back() == '>' ||
          (out.size() >= 2 && out.compare(out.size() - 2, 2, "IN") == 0) || out.back() == ' ');
-    if (std::isdigit(c) || sign ||
-        (c == '.' && i + 1 < n && std::isdigit(static_cast<unsigned char>(q[i + 1])))) {
+    if (asciiDigit(c) || sign ||
+        (c == '.' && i + 1 < n && asciiDigit(static_cast<unsigned char>(q[i + 1])))) {
       size_t j = i + (sign ? 1 : 0);
       if (j + 1 < n && q[j] == '0' && (q[j + 1] == 'x' || q[j + 1] == 'X')) {
         j += 2;
-        while (j < n && std::isxdigit(static_cast<unsigned char>(q[j]))) {
+        while (j < n && asciiXdigit(static_cast<unsigned char>(q[j]))) {
           ++j;
         }
       } else {
-        while (j < n && (std::isalnum(static_cast<unsigned char>(q[j])) || q[j] == '.' ||
+        while (j < n && (asciiAlnum(static_cast<unsigned char>(q[j])) || q[j] == '.' ||
                          ((q[j] == '-' || q[j] == '+') && (q[j - 1] == 'e' || q[j - 1] == 'E')))) {
           ++j;
         }
@@ -205,7 +225,9 @@ std::string Obfuscator::obfuscateSql(std::string_view q) {
     appendToken(out, q.substr(i, 1));
     ++i;
   }
-  collapseLists(out);
+  if (out.find("( ?") != std::string::npos) {
+    collapseLists(out);
+  }
   return out;
 }
 
@@ -215,7 +237,7 @@ std::vector<std::string_view> words(std::string_view line) {
   std::vector<std::string_view> w;
   size_t i = 0;
   while (i < line.size()) {
-    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) {
+    while (i < line.size() && asciiSpace(static_cast<unsigned char>(line[i]))) {
       ++i;
     }
     if (i >= line.size()) {
@@ -230,7 +252,7 @@ std::vector<std::string_view> words(std::string_view line) {
       }
       j = std::min(j + 1, line.size());
     } else {
-      while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j]))) {
+      while (j < line.size() && !asciiSpace(static_cast<unsigned char>(line[j]))) {
         ++j;
       }
     }
@@ -243,7 +265,7 @@ std::vector<std::string_view> words(std::string_view line) {
 std::string upperCopy(std::string_view s) {
   std::string u(s);
   for (auto& c : u) {
-    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    c = asciiUpper(static_cast<unsigned char>(c));
   }
   return u;
 }
@@ -356,7 +378,7 @@ std::string Obfuscator::obfuscateHttpUrl(std::string_view url, bool remove_query
         const std::string_view seg(u.data() + i + 1, next - i - 1);
         bool digit = false;
         for (char c : seg) {
-          digit = digit || std::isdigit(static_cast<unsigned char>(c));
+          digit = digit || asciiDigit(static_cast<unsigned char>(c));
         }
         rebuilt += '/';
         rebuilt += digit ? std::string("?") : std::string(seg);
@@ -375,7 +397,7 @@ namespace {
 bool looksLikeCard(std::string_view v) {
   std::string digits;
   for (char c : v) {
-    if (std::isdigit(static_cast<unsigned char>(c))) {
+    if (asciiDigit(static_cast<unsigned char>(c))) {
       digits.push_back(c);
     } else if (c != ' ' && c != '-') {
       return false;

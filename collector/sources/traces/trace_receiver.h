@@ -25,7 +25,7 @@ namespace outpost::traces {
 // The APM trace receiver, the local agent for Datadog tracers (wire-formats.md §4–§5):
 //   HTTP :8126 (and apm_config.receiver_socket) → decode (v0.3/v0.4 msgpack or JSON, v0.5,
 //   v0.7) → normalize + top-level → ignore_resources → obfuscate → stats concentrator →
-//   samplers → AgentPayloadBuffer → every 5 s or 3.2 MB: /api/v0.2/traces (protobuf)
+//   samplers → AgentPayloadBuffer → every 5 s or 1 MB: /api/v0.2/traces (protobuf)
 //   stats every 10 s (and client stats from /v0.6/stats): /api/v0.2/stats (msgpack)
 // Responses carry rate_by_service from the priority sampler. Without a forwarder (local mode)
 // payloads are counted and dropped. Everything runs on the loop thread.
@@ -45,8 +45,8 @@ class TraceReceiver : public Component {
     bool rare_sampler = false;
     std::vector<std::string> ignore_resources;
     ObfuscationOptions obfuscation;
-    int64_t flush_interval_ms = 5000;     // trace writer
-    size_t max_buffer_bytes = 3'200'000;  // flush as soon as the buffer passes it
+    int64_t flush_interval_ms = 5000;                   // trace writer
+    size_t max_buffer_bytes = kAgentPayloadFlushBytes;  // flush as soon as the buffer passes it
     int64_t stats_flush_interval_ms = 10'000;
     // Most bytes of payloads handed to the forwarder and not acknowledged yet; beyond it new
     // requests are refused as overload (200 + counted, or 429 if the tracer asked for it).
