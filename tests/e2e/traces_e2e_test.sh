@@ -14,79 +14,17 @@
 # leaves the machine: every intake URL points at the fake intake.
 set -euo pipefail
 
-if [ $# -ne 3 ]; then
-  echo "usage: $0 OUTPOST_BIN FAKEINTAKE_BIN WORK_DIR" >&2
-  exit 2
-fi
-OUTPOST=$1
-FAKEINTAKE=$2
-WORK=$3
+E2E_NAME=traces_e2e
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_init "$@"
+E2E_LOGS=("$RUN_DIR/app.log")
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/traces" && pwd)
-HOST=outpost-e2e-host
-API_KEY=e2e0123456789abcdef0123456789abcd
-NPM_DIR=$WORK/npm
-RUN_DIR=$WORK/run
 
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
+# 1. dd-trace, exactly as locked (no native addons for profiling, AppSec, ...).
+e2e_npm_ci "$SRC" dd-trace
 
-fail() {
-  echo "traces_e2e: $*" >&2
-  for f in "$RUN_DIR/outpost.err" "$RUN_DIR/fakeintake.err" "$RUN_DIR/app.log"; do
-    if [ -s "$f" ]; then
-      echo "--- last lines of $f" >&2
-      tail -n 30 "$f" >&2
-    fi
-  done
-  echo "traces_e2e: 0 passed, 1 failed"
-  exit 1
-}
-
-for tool in node npm; do
-  command -v "$tool" >/dev/null || fail "$tool not found (Debian: apt-get install nodejs npm; ./dev installs them)"
-done
-[ -x "$OUTPOST" ] || fail "not an executable: $OUTPOST"
-[ -x "$FAKEINTAKE" ] || fail "not an executable: $FAKEINTAKE"
-
-# 1. dd-trace, exactly as locked, outside the source tree.
-mkdir -p "$NPM_DIR"
-if ! cmp -s "$SRC/package-lock.json" "$NPM_DIR/package-lock.json" ||
-   [ ! -f "$NPM_DIR/node_modules/dd-trace/package.json" ]; then
-  cp "$SRC/package.json" "$SRC/package-lock.json" "$NPM_DIR/"
-  echo "traces_e2e: npm ci in $NPM_DIR"
-  # No optional dependencies (native addons for profiling, AppSec, ...) and no install scripts.
-  (cd "$NPM_DIR" && npm ci --no-audit --no-fund --omit=optional --ignore-scripts) >&2 ||
-    fail "npm ci failed"
-fi
-export NODE_PATH=$NPM_DIR/node_modules
-echo "traces_e2e: dd-trace $(node -p 'require("dd-trace/package.json").version')," \
-  "node $(node --version)"
-
-# 2. The fake intake, on a port of its own choosing.
-rm -rf "$RUN_DIR"
-mkdir -p "$RUN_DIR/conf/conf.d" "$RUN_DIR/state"
-"$FAKEINTAKE" --host 127.0.0.1 --port 0 >"$RUN_DIR/fakeintake.out" 2>"$RUN_DIR/fakeintake.err" &
-pids+=($!)
-INTAKE_PORT=
-for _ in $(seq 100); do
-  INTAKE_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$RUN_DIR/fakeintake.out")
-  [ -n "$INTAKE_PORT" ] && break
-  kill -0 "${pids[0]}" 2>/dev/null || fail "outpost-fakeintake exited"
-  sleep 0.1
-done
-[ -n "$INTAKE_PORT" ] || fail "outpost-fakeintake did not print its port within 10 s"
-INTAKE=http://127.0.0.1:$INTAKE_PORT
-echo "traces_e2e: fake intake at $INTAKE"
-
+# 2. The fake intake.
+e2e_start_fakeintake
 
 # 3. outpost, on a free TCP port (bound and released by node; retried if outpost loses the race).
 free_tcp_port() {
@@ -95,7 +33,7 @@ free_tcp_port() {
     s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }
 
-start_outpost() {
+write_config() {
   APM_PORT=$(free_tcp_port)
   cat >"$RUN_DIR/conf/outpost.yaml" <<EOF
 api_key: $API_KEY
@@ -111,32 +49,9 @@ run_path: $RUN_DIR/state
 log_level: info
 use_dogstatsd: false
 EOF
-  # No DD_* variable of the caller's may change the configuration.
-  env $(env | sed -n 's/^\(DD_[A-Za-z0-9_]*\)=.*/-u \1/p') \
-    "$OUTPOST" run -c "$RUN_DIR/conf" >"$RUN_DIR/outpost.out" 2>"$RUN_DIR/outpost.err" &
-  OUTPOST_PID=$!
-  pids+=("$OUTPOST_PID")
-  for _ in $(seq 300); do
-    if grep -q "ready" "$RUN_DIR/outpost.err"; then
-      return 0
-    fi
-    kill -0 "$OUTPOST_PID" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  fail "outpost did not log \"ready\" within 30 s"
 }
 
-started=
-for attempt in 1 2 3; do
-  if start_outpost; then
-    started=1
-    break
-  fi
-  wait "$OUTPOST_PID" 2>/dev/null || true
-  echo "traces_e2e: outpost exited at start (attempt $attempt); retrying on another port" >&2
-  tail -n 5 "$RUN_DIR/outpost.err" >&2
-done
-[ -n "$started" ] || fail "outpost did not start"
+e2e_start_with_retries write_config
 echo "traces_e2e: outpost (pid $OUTPOST_PID) ready, trace receiver on 127.0.0.1:$APM_PORT"
 
 # 4. The traced app with the tracer's debug log on, and no other DD_* variable of the caller's:
@@ -160,7 +75,7 @@ kill -TERM "$OUTPOST_PID"
 status=0
 wait "$OUTPOST_PID" || status=$?
 [ "$status" -eq 0 ] || fail "outpost exited with status $status at stop"
-start_outpost || fail "outpost did not start again"
+e2e_start_with_retries write_config
 
 # 6. What the intake received.
 node "$SRC/check.js" "$INTAKE_PORT" "$HOST" "$API_KEY" "$RUN_DIR/created.json" 20 ||

@@ -5,7 +5,7 @@
 //   node check.js INTAKE_PORT HOSTNAME API_KEY TIMEOUT_SECONDS
 'use strict';
 
-const http = require('http');
+const { payloads: fetchPayloads, checker } = require('../lib.js');
 
 const [intakePort, hostname, apiKey, timeoutArg] = process.argv.slice(2);
 if (!intakePort || !hostname || !apiKey) {
@@ -44,35 +44,11 @@ const EVENT = {
 };
 const ROUTES = ['/api/v2/series', '/api/beta/sketches', '/api/v1/check_run', '/intake/'];
 
-function get(path) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: Number(intakePort), path }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => { body += chunk; });
-      res.on('end', () => {
-        if (res.statusCode !== 200) {
-          reject(new Error(`GET ${path}: HTTP ${res.statusCode}: ${body.slice(0, 200)}`));
-          return;
-        }
-        try {
-          resolve(JSON.parse(body));
-        } catch (err) {
-          reject(new Error(`GET ${path}: bad JSON: ${err.message}`));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error(`GET ${path}: timed out`)));
-  });
-}
-
 // Every recorded payload per route, accepted or not.
 async function fetchAll() {
   const out = {};
   for (const route of ROUTES) {
-    const r = await get(`/fakeintake/payloads?endpoint=${encodeURIComponent(route)}&raw=0`);
-    out[route] = r.payloads || [];
+    out[route] = await fetchPayloads(intakePort, route);
   }
   return out;
 }
@@ -101,17 +77,7 @@ function complete(got) {
   return e2eSketches(got).length > 0 && e2eChecks(got).length > 0 && e2eEvents(got).length > 0;
 }
 
-let passed = 0;
-let failed = 0;
-function check(what, ok, detail) {
-  if (ok) {
-    passed++;
-    console.log(`  ok   ${what}`);
-  } else {
-    failed++;
-    console.log(`  FAIL ${what}${detail === undefined ? '' : `: ${detail}`}`);
-  }
-}
+const { check, passed, failed } = checker();
 const near = (a, b) => typeof a === 'number' && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const sorted = (tags) => [...(tags || [])].sort();
@@ -246,8 +212,8 @@ async function main() {
     process.exit(1);
   }
   verify(got, Math.floor(Date.now() / 1000));
-  console.log(`check.js: ${passed} checks passed, ${failed} failed`);
-  process.exit(failed === 0 ? 0 : 1);
+  console.log(`check.js: ${passed()} checks passed, ${failed()} failed`);
+  process.exit(failed() === 0 ? 0 : 1);
 }
 
 main().catch((err) => {

@@ -9,7 +9,7 @@
 'use strict';
 
 const fs = require('fs');
-const http = require('http');
+const { payloads: fetchPayloads, checker } = require('../lib.js');
 
 const [intakePort, hostname, apiKey, createdFile, timeoutArg] = process.argv.slice(2);
 if (!intakePort || !hostname || !apiKey || !createdFile) {
@@ -23,31 +23,7 @@ const created = {
     .flatMap((l) => JSON.parse(l).traces),
 };
 
-function get(path) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: Number(intakePort), path }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => { body += chunk; });
-      res.on('end', () => {
-        if (res.statusCode !== 200) {
-          reject(new Error(`GET ${path}: HTTP ${res.statusCode}: ${body.slice(0, 200)}`));
-          return;
-        }
-        try {
-          resolve(JSON.parse(body));
-        } catch (err) {
-          reject(new Error(`GET ${path}: bad JSON: ${err.message}`));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error(`GET ${path}: timed out`)));
-  });
-}
-
-const payloads = async (route) =>
-  (await get(`/fakeintake/payloads?endpoint=${encodeURIComponent(route)}&raw=0`)).payloads || [];
+const payloads = (route) => fetchPayloads(intakePort, route);
 
 // Every span the intake received, by span id (decimal string), with its chunk and tracer payload.
 function receivedSpans(traces) {
@@ -128,17 +104,7 @@ function expectedStats(spans) {
   return want;
 }
 
-let passed = 0;
-let failed = 0;
-function check(what, ok, detail) {
-  if (ok) {
-    passed++;
-    console.log(`  ok   ${what}`);
-  } else {
-    failed++;
-    console.log(`  FAIL ${what}${detail === undefined ? '' : `: ${detail}`}`);
-  }
-}
+const { check, passed, failed } = checker();
 const show = (v) => JSON.stringify(v);
 
 function verify(traces, stats) {
@@ -256,6 +222,6 @@ function verify(traces, stats) {
     await new Promise((r) => setTimeout(r, 500));
   }
   verify(traces, stats);
-  console.log(`${passed} checks passed, ${failed} failed`);
-  process.exit(failed === 0 ? 0 : 1);
+  console.log(`${passed()} checks passed, ${failed()} failed`);
+  process.exit(failed() === 0 ? 0 : 1);
 })();
