@@ -90,6 +90,13 @@ Sampler::Sampler(SamplerOptions o) : o_(std::move(o)) {
 }
 
 Sampler::Signature& Sampler::signature(std::string_view service, std::string_view env) {
+  const uint64_t h = hashCombine(hashCombine(1469598103934665603ULL, service), env);
+  auto [first, last] = by_hash_.equal_range(h);
+  for (auto it = first; it != last; ++it) {
+    if (it->second.service == service && it->second.env == env) {
+      return *it->second.signature;
+    }
+  }
   std::string key = signatureKey(service, env);
   auto it = signatures_.find(key);
   if (it != signatures_.end()) {
@@ -100,7 +107,9 @@ Sampler::Signature& Sampler::signature(std::string_view service, std::string_vie
   }
   Signature s;
   s.rate = default_.rate;
-  return signatures_.emplace(std::move(key), s).first->second;
+  Signature& added = signatures_.emplace(std::move(key), s).first->second;
+  by_hash_.emplace(h, Known{std::string(service), std::string(env), &added});
+  return added;
 }
 
 double Sampler::rateFor(std::string_view service, std::string_view env) const {

@@ -63,6 +63,13 @@ class Sampler {
 
   SamplerOptions o_;
   std::map<std::string, Signature, std::less<>> signatures_;  // "service:<s>,env:<e>"
+  // The same signatures by a hash of (service, env), so a chunk finds its own without building
+  // the key string.
+  struct Known {
+    std::string service, env;
+    Signature* signature;
+  };
+  std::unordered_multimap<uint64_t, Known> by_hash_;
   Signature default_;
   int64_t last_update_ns_ = 0;
   std::string json_;
