@@ -136,7 +136,7 @@ class MsgpackDecoder {
     if (!r_.readMapHeader(&n)) {
       return false;
     }
-    metrics.reserve(metrics.size() + n);
+    metrics.reserve(metrics.size() + n + 1);  // + _top_level, added to most root spans later
     for (uint32_t i = 0; i < n; ++i) {
       Str k;
       double v = 0;
@@ -538,7 +538,7 @@ class MsgpackDecoder {
     if (!notNil() || !r_.readMapHeader(&m)) {
       return false;
     }
-    s.metrics.reserve(m);
+    s.metrics.reserve(m + 1);  // + _top_level, added to most root spans later
     for (uint32_t i = 0; i < m; ++i) {
       Str k;
       double v = 0;

@@ -24,8 +24,8 @@ bool validTagChar(unsigned char c) {
          c == '_';
 }
 
-// Already a normal tag: only valid lower-case characters, starts with a letter or ':', does not
-// end with '_', at most 200 bytes. (Non-ASCII letters take the slow path.)
+// Already a normal tag: only valid lower-case characters, starts with a letter or ':', no run of
+// '_', does not end with '_', at most 200 bytes. (Non-ASCII letters take the slow path.)
 bool tagIsNormal(std::string_view s) {
   if (s.empty() || s.size() > kMaxTagLen || s.back() == '_') {
     return false;
@@ -34,16 +34,19 @@ bool tagIsNormal(std::string_view s) {
   if (!((first >= 'a' && first <= 'z') || first == ':')) {
     return false;
   }
-  for (unsigned char c : s) {
-    if (!validTagChar(c)) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (!validTagChar(c) || (c == '_' && s[i + 1] == '_')) {  // s.back() != '_'
       return false;
     }
   }
   return true;
 }
 
+// Already a normal metric name: starts with a letter, only letters, digits, '.', '_', no '_'
+// followed by '_' or '.', no trailing '_'.
 bool metricNameIsNormal(std::string_view s) {
-  if (s.empty() || !isAsciiLetter(static_cast<unsigned char>(s[0]))) {
+  if (s.empty() || !isAsciiLetter(static_cast<unsigned char>(s[0])) || s.back() == '_') {
     return false;
   }
   for (size_t i = 0; i < s.size(); ++i) {
@@ -51,7 +54,7 @@ bool metricNameIsNormal(std::string_view s) {
     if (!(isAsciiLetter(c) || isDigit(c) || c == '.' || c == '_')) {
       return false;
     }
-    if (c == '_' && i + 1 < s.size() && s[i + 1] == '.') {
+    if (c == '_' && (s[i + 1] == '.' || s[i + 1] == '_')) {  // s.back() != '_'
       return false;
     }
   }
@@ -144,15 +147,37 @@ bool validHttpStatus(Str v) {
   return code >= 100 && code <= 599;
 }
 
-void normalizeSpan(Span& s, Str language, const NormalizeOptions& opts, Arena& arena,
+// "unnamed-<lang>-service", made at most once per payload.
+class FallbackService {
+ public:
+  FallbackService(Str language, Arena& arena) : language_(language), arena_(arena) {}
+  Str get() {
+    if (value_.empty()) {
+      const Str lang = language_.empty() ? Str() : normalizeTag(language_, arena_);
+      if (lang.empty()) {
+        value_ = "unnamed-service";
+      } else {
+        std::string v = "unnamed-";
+        v += lang;
+        v += "-service";
+        value_ = arena_.keep(std::move(v));
+      }
+    }
+    return value_;
+  }
+
+ private:
+  Str language_;
+  Arena& arena_;
+  Str value_;
+};
+
+void normalizeSpan(Span& s, FallbackService& fallback, const NormalizeOptions& opts, Arena& arena,
                    NormalizeCounts& counts) {
   // service
   if (s.service.empty()) {
     ++counts.service_empty;
-    s.service =
-        language.empty()
-            ? Str("unnamed-service")
-            : arena.keep("unnamed-" + std::string(normalizeTag(language, arena)) + "-service");
+    s.service = fallback.get();
   } else {
     if (s.service.size() > kMaxServiceLen) {
       ++counts.service_truncated;
@@ -161,7 +186,7 @@ void normalizeSpan(Span& s, Str language, const NormalizeOptions& opts, Arena& a
     const Str n = normalizeTag(s.service, arena);
     if (n.data() != s.service.data() || n.size() != s.service.size()) {
       ++counts.service_invalid;
-      s.service = n.empty() ? Str("unnamed-service") : n;
+      s.service = n.empty() ? fallback.get() : n;
     }
   }
   // name
@@ -243,6 +268,21 @@ void normalizeSpan(Span& s, Str language, const NormalizeOptions& opts, Arena& a
   }
 }
 
+// Sets metric _top_level = 1 on top-level spans and removes a stale one from the others.
+void setTopLevel(Span& s, bool top) {
+  if (top) {
+    s.setMetric("_top_level", 1);
+    return;
+  }
+  auto& m = s.metrics;
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    if (it->first == "_top_level") {
+      m.erase(it);
+      return;
+    }
+  }
+}
+
 void markTopLevel(TraceChunk& chunk) {
   const auto& spans = chunk.spans;
   // Small chunks: a linear search beats hashing.
@@ -257,9 +297,7 @@ void markTopLevel(TraceChunk& chunk) {
   if (spans.size() <= 32) {
     for (auto& s : chunk.spans) {
       const Span* parent = s.parent_id == 0 ? nullptr : parentOf(s);
-      if (parent == nullptr || parent->service != s.service) {
-        s.setMetric("_top_level", 1);
-      }
+      setTopLevel(s, parent == nullptr || parent->service != s.service);
     }
     return;
   }
@@ -270,9 +308,7 @@ void markTopLevel(TraceChunk& chunk) {
   }
   for (auto& s : chunk.spans) {
     auto it = s.parent_id == 0 ? service_of.end() : service_of.find(s.parent_id);
-    if (it == service_of.end() || it->second != s.service) {
-      s.setMetric("_top_level", 1);
-    }
+    setTopLevel(s, it == service_of.end() || it->second != s.service);
   }
 }
 
@@ -313,18 +349,13 @@ std::string_view normalizeTag(std::string_view in, Arena& arena) {
       }
     }
     const bool valid = letter || (cp < 0x80 && validTagChar(static_cast<unsigned char>(cp)));
-    if (!valid) {
-      pending_underscore = true;
+    if (!valid || cp == '_') {
+      pending_underscore = true;  // a run of '_' and invalid characters is one '_'
       continue;
     }
     if (pending_underscore) {
-      if (out.empty() || out.back() != '_') {
-        out.push_back('_');
-      }
+      out.push_back('_');  // never leading (a tag starts with a letter or ':'), never trailing
       pending_underscore = false;
-    }
-    if (cp == '_' && !out.empty() && out.back() == '_') {
-      continue;  // runs of '_' collapse
     }
     appendUtf8(out, cp);
   }
@@ -424,6 +455,7 @@ bool isPartialSnapshot(const Span& s) {
 
 void normalizePayload(DecodedPayload& p, const NormalizeOptions& opts, NormalizeCounts& counts) {
   auto& chunks = p.payload.chunks;
+  FallbackService fallback(p.payload.language_name, p.arena);
   size_t kept = 0;
   for (size_t c = 0; c < chunks.size(); ++c) {
     TraceChunk& chunk = chunks[c];
@@ -449,14 +481,16 @@ void normalizePayload(DecodedPayload& p, const NormalizeOptions& opts, Normalize
       continue;
     }
     for (auto& s : chunk.spans) {
-      normalizeSpan(s, p.payload.language_name, opts, p.arena, counts);
+      normalizeSpan(s, fallback, opts, p.arena, counts);
     }
     if (!opts.client_computed_top_level) {
       markTopLevel(chunk);
     }
     const Span& root = chunk.spans[rootSpanIndex(chunk)];
     if (chunk.priority == kPriorityNone) {
-      if (const double* prio = root.findMetric("_sampling_priority_v1")) {
+      const double* prio = root.findMetric("_sampling_priority_v1");
+      // A priority is a small integer; NaN or out-of-range values leave it unset.
+      if (prio != nullptr && *prio >= -127 && *prio <= 127) {
         chunk.priority = static_cast<int32_t>(*prio);
       }
     }

@@ -39,25 +39,28 @@ inline constexpr size_t kMaxTagLen = 200;
 
 // Normalizes every chunk of p.payload in place: drops invalid chunks (counted), fixes fields,
 // sets chunk.priority from the root's _sampling_priority_v1 when unset and chunk.origin from the
-// root's _dd.origin, and marks top-level spans (metric _top_level = 1) unless the client did.
+// root's _dd.origin, and marks top-level spans (metric _top_level = 1, removed from the
+// others) unless the client did. "unnamed-<lang>-service" uses p.payload.language_name.
 void normalizePayload(DecodedPayload& p, const NormalizeOptions& opts, NormalizeCounts& counts);
 
 // The root span of a chunk: parent_id 0, else a span whose parent is not in the chunk, else
 // the last span. The chunk must not be empty.
 size_t rootSpanIndex(const TraceChunk& chunk);
 
-// Tag rules (§4.11): lower case; letters, digits, ':', '.', '/', '-', '_' kept, runs of others
-// become one '_'; leading characters that are not letters or ':' dropped; trailing '_' dropped;
-// at most 200 bytes. Returns `in` itself when it is already normal.
+// Tag rules (§4.11): lower case; letters (also non-ASCII ones), digits, ':', '.', '/', '-'
+// kept; a run of '_' and other characters becomes one '_'; leading characters that are not
+// letters or ':' dropped; trailing '_' dropped; at most 200 bytes. Idempotent. Returns `in`
+// itself (no copy) when it is already normal, else a string in `arena`.
 std::string_view normalizeTag(std::string_view in, Arena& arena);
-// Metric-name rules: starts with a letter; other than letters, digits, '.', '_' becomes '_';
-// no '_' right before '.'. Empty when nothing valid is left.
+// Metric-name rules: leading characters up to the first ASCII letter dropped; a run of '_' and
+// characters other than letters, digits and '.' becomes one '_'; no '_' right before '.'; no
+// trailing '_'. Case is kept. Empty when nothing valid is left; `in` itself when already normal.
 std::string_view normalizeMetricName(std::string_view in, Arena& arena);
 // Cuts to at most `max` bytes without splitting a UTF-8 sequence.
 std::string_view truncateUtf8(std::string_view s, size_t max);
 
 bool isTopLevel(const Span& s);         // metric _top_level == 1 or _dd.top_level == 1
 bool isMeasured(const Span& s);         // metric _dd.measured == 1
-bool isPartialSnapshot(const Span& s);  // metric _dd.partial_version present
+bool isPartialSnapshot(const Span& s);  // metric _dd.partial_version present and >= 0
 
 }  // namespace outpost::traces

@@ -123,8 +123,15 @@ std::string Obfuscator::obfuscateSql(std::string_view q) {
       i = end == std::string_view::npos ? n : end + 2;
       continue;
     }
+    // Prefixed string literals (X'0A', B'01', N'text', E'esc') are one literal.
+    if (i + 1 < n && q[i + 1] == '\'' && (out.empty() || out.back() != '.')) {
+      const char u = asciiUpper(c);
+      if (u == 'X' || u == 'B' || u == 'N' || u == 'E') {
+        ++i;
+      }
+    }
     // String literals: '...' with '' or \' escapes.
-    if (c == '\'') {
+    if (q[i] == '\'') {
       ++i;
       while (i < n) {
         if (q[i] == '\\' && i + 1 < n) {
@@ -167,11 +174,15 @@ std::string Obfuscator::obfuscateSql(std::string_view q) {
       continue;
     }
     // Quoted identifiers stay: "name", `name`.
+    // (An unterminated one may be a MySQL "string": it is hidden with the rest of the query.)
     if (c == '"' || c == '`') {
       const size_t end = q.find(static_cast<char>(c), i + 1);
-      const size_t stop = end == std::string_view::npos ? n : end + 1;
-      appendToken(out, q.substr(i, stop - i));
-      i = stop;
+      if (end == std::string_view::npos) {
+        appendToken(out, "?");
+        break;
+      }
+      appendToken(out, q.substr(i, end + 1 - i));
+      i = end + 1;
       continue;
     }
     // Numbers (with a sign when it cannot be a binary minus), hex.
@@ -196,6 +207,17 @@ std::string Obfuscator::obfuscateSql(std::string_view q) {
         }
       }
       appendToken(out, "?");
+      i = j;
+      continue;
+    }
+    // Named placeholders (:name, @name) stay one token; '::' casts are operators below.
+    if ((c == ':' || c == '@') && i + 1 < n && isIdentChar(static_cast<unsigned char>(q[i + 1])) &&
+        q[i + 1] != '.') {
+      size_t j = i + 1;
+      while (j < n && isIdentChar(static_cast<unsigned char>(q[j]))) {
+        ++j;
+      }
+      appendToken(out, q.substr(i, j - i));
       i = j;
       continue;
     }
@@ -283,6 +305,19 @@ bool noKey(const std::string& cmd) {
          cmd == "SELECT" || cmd == "PING" || cmd == "ECHO";
 }
 
+// Commands of key (or field) / value pairs: the keys stay, each value becomes '?'.
+// MSET k1 v1 k2 v2 -> MSET k1 ? k2 ?; HSET h f1 v1 f2 v2 -> HSET h f1 ? f2 ?.
+// Returns the index of the first pair's key, or 0.
+size_t pairsFrom(const std::string& cmd) {
+  if (cmd == "MSET" || cmd == "MSETNX") {
+    return 1;
+  }
+  if (cmd == "HSET" || cmd == "HMSET") {
+    return 2;
+  }
+  return 0;
+}
+
 }  // namespace
 
 namespace {
@@ -317,6 +352,14 @@ std::string Obfuscator::obfuscateRedis(std::string_view raw) {
     }
     const std::string cmd = upperCopy(w[0]);
     out.append(w[0]);
+    if (const size_t first = pairsFrom(cmd); first != 0 && w.size() > first) {
+      for (size_t i = 1; i < w.size(); ++i) {
+        out.push_back(' ');
+        const bool value = i >= first && (i - first) % 2 == 1;
+        out.append(value ? std::string_view("?") : w[i]);
+      }
+      return true;
+    }
     // Words kept in clear: the sub-command, or the key; none for commands without a key.
     const size_t keep = noKey(cmd) ? 1 : 2;
     for (size_t i = 1; i < w.size() && i < keep; ++i) {
@@ -393,23 +436,43 @@ std::string Obfuscator::obfuscateHttpUrl(std::string_view url, bool remove_query
 
 namespace {
 
-// Luhn-valid runs of 12-19 digits (spaces or dashes between groups allowed).
+// A card number: 12-19 digits (spaces or dashes between groups allowed) that start like an
+// issuer's number (Visa 4, Mastercard 51-55 and 22-27, Amex 34/37, Discover/UnionPay 6, Diners
+// 30/36/38/39, JCB 35) and pass the Luhn check. No allocation: most meta values fail at once.
 bool looksLikeCard(std::string_view v) {
-  std::string digits;
+  if (v.size() < 12 || v.size() > 40 || !asciiDigit(static_cast<unsigned char>(v[0]))) {
+    return false;
+  }
+  size_t count = 0;
+  int prefix = 0;  // the first two digits
   for (char c : v) {
     if (asciiDigit(static_cast<unsigned char>(c))) {
-      digits.push_back(c);
+      if (count < 2) {
+        prefix = prefix * 10 + (c - '0');
+      }
+      ++count;
     } else if (c != ' ' && c != '-') {
       return false;
     }
   }
-  if (digits.size() < 12 || digits.size() > 19) {
+  if (count < 12 || count > 19) {
+    return false;
+  }
+  const int first = prefix / 10;
+  const bool issuer = first == 4 || (prefix >= 51 && prefix <= 55) ||
+                      (prefix >= 22 && prefix <= 27) || prefix == 34 || prefix == 37 ||
+                      first == 6 || prefix == 30 || prefix == 36 || prefix == 38 || prefix == 39 ||
+                      prefix == 35;
+  if (!issuer) {
     return false;
   }
   int sum = 0;
   bool dbl = false;
-  for (size_t i = digits.size(); i-- > 0;) {
-    int d = digits[i] - '0';
+  for (size_t i = v.size(); i-- > 0;) {
+    if (!asciiDigit(static_cast<unsigned char>(v[i]))) {
+      continue;
+    }
+    int d = v[i] - '0';
     if (dbl) {
       d *= 2;
       if (d > 9) {
@@ -422,36 +485,53 @@ bool looksLikeCard(std::string_view v) {
   return sum % 10 == 0;
 }
 
+// The obfuscated text, kept in the arena only when it differs from the original.
+Str keepIfChanged(Str original, std::string obfuscated, Arena& arena) {
+  if (obfuscated == original) {
+    return original;
+  }
+  return arena.keep(std::move(obfuscated));
+}
+
 }  // namespace
 
 void Obfuscator::obfuscateSpan(Span& s, Arena& arena) const {
   const Str type = s.type;
   if (o_.sql && (type == "sql" || type == "cassandra")) {
     // The resource is the query unless the tracer put one in sql.query.
+    // A query that obfuscates to nothing (only comments) becomes "?".
+    auto obfuscate = [&](Str text) {
+      std::string o = obfuscateSql(text);
+      if (o.empty()) {
+        o.push_back('?');  // (o is empty; `= "?"` trips a GCC 12 -Wrestrict false positive)
+      }
+      return keepIfChanged(text, std::move(o), arena);
+    };
     const Str* query = s.findMeta("sql.query");
-    const std::string q = obfuscateSql(query != nullptr ? *query : s.resource);
-    const Str kept = arena.keep(q);
+    const Str source = query != nullptr ? *query : s.resource;
+    const Str kept = obfuscate(source);
     if (query != nullptr && *query != s.resource) {
-      s.resource = arena.keep(obfuscateSql(s.resource));
+      s.resource = obfuscate(s.resource);
     } else {
       s.resource = kept;
     }
     s.setMeta("sql.query", kept);
     if (const Str* stmt = s.findMeta("db.statement")) {
-      s.setMeta("db.statement", arena.keep(obfuscateSql(*stmt)));
+      s.setMeta("db.statement", obfuscate(*stmt));
     }
   } else if (o_.redis && (type == "redis" || type == "valkey")) {
     const Str key = type == "redis" ? Str("redis.raw_command") : Str("valkey.raw_command");
+    // The resource is quantized whatever it holds (a tracer may put the raw command there).
+    if (std::string q = quantizeRedis(s.resource); !q.empty()) {
+      s.resource = keepIfChanged(s.resource, std::move(q), arena);
+    }
     if (const Str* raw = s.findMeta(key)) {
       const Str original = *raw;
-      s.setMeta(key, arena.keep(obfuscateRedis(original)));
-      if (s.resource == original) {
-        s.resource = arena.keep(quantizeRedis(original));
-      }
+      s.setMeta(key, keepIfChanged(original, obfuscateRedis(original), arena));
     }
   } else if (o_.memcached && type == "memcached") {
     if (const Str* cmd = s.findMeta("memcached.command")) {
-      const size_t sp = cmd->find(' ');
+      const size_t sp = cmd->find_first_of(" \t\r\n");
       if (sp != std::string_view::npos) {
         s.setMeta("memcached.command", cmd->substr(0, sp));
       }
@@ -459,8 +539,10 @@ void Obfuscator::obfuscateSpan(Span& s, Arena& arena) const {
   } else if ((o_.http_remove_query_string || o_.http_remove_paths_with_digits) &&
              (type == "web" || type == "http")) {
     if (const Str* url = s.findMeta("http.url")) {
-      s.setMeta("http.url", arena.keep(obfuscateHttpUrl(*url, o_.http_remove_query_string,
-                                                        o_.http_remove_paths_with_digits)));
+      s.setMeta("http.url", keepIfChanged(*url,
+                                          obfuscateHttpUrl(*url, o_.http_remove_query_string,
+                                                           o_.http_remove_paths_with_digits),
+                                          arena));
     }
   }
   if (o_.credit_cards) {
@@ -482,7 +564,11 @@ bool ResourceFilter::compile(const std::vector<std::string>& patterns, std::stri
     options.set_log_errors(false);
     auto re = std::make_unique<RE2>(p, options);
     if (!re->ok()) {
-      *error = "invalid regex '" + p + "': " + re->error();
+      std::string e = "invalid regex '";
+      e += p;
+      e += "': ";
+      e += re->error();
+      *error = std::move(e);
       patterns_.clear();
       return false;
     }

@@ -33,17 +33,21 @@ class Obfuscator {
   // By span.type: "sql"/"cassandra": resource and meta sql.query (db.statement too) obfuscated;
   // "redis"/"valkey": redis.raw_command arguments and the resource quantized to its commands;
   // "memcached": memcached.command keeps its command word; "web"/"http": http.url as configured;
-  // credit card numbers in meta values when configured. New strings go to the arena.
+  // credit card numbers in meta values when configured. New strings go to the arena; a value
+  // that does not change keeps its view.
   void obfuscateSpan(Span& span, Arena& arena) const;
 
-  // SQL: string, number, hex and boolean-free literals become '?', comments go, whitespace
-  // collapses, IN (?, ?, ...) lists collapse to IN ( ? ). Never leaks a literal: an unterminated
-  // quote swallows the rest of the query into '?'.
+  // SQL: string (also X'..', N'..', E'..' and $$dollar-quoted$$), number (signed, decimal,
+  // exponent, hex) and boolean literals become '?'; comments go; tokens are separated by one
+  // space; lists of only '?' collapse to ( ? ). Quoted identifiers and $1 placeholders stay.
+  // Never leaks a literal: an unterminated quote swallows the rest of the query into '?'.
   static std::string obfuscateSql(std::string_view query);
-  // Redis: each command (one per line) keeps its name (and sub-command for CLIENT, CONFIG, ...)
-  // and its first argument (the key) for single-key commands; the rest become '?'.
+  // Redis: each command (one per line) keeps its name and its first argument (the key, or the
+  // sub-command of CONFIG, CLIENT, ...); the rest become one '?'. Commands without a key (AUTH,
+  // EVAL, HELLO, ...) hide every argument; MSET/HSET keep their keys/fields and hide each value.
   static std::string obfuscateRedis(std::string_view raw_command);
-  // The command names of a Redis raw command, space-separated (the quantized resource).
+  // The command names of a Redis raw command, upper case, space-separated, at most three then
+  // "..." (the quantized resource).
   static std::string quantizeRedis(std::string_view raw_command);
   static std::string obfuscateHttpUrl(std::string_view url, bool remove_query,
                                       bool remove_digit_paths);
