@@ -1,6 +1,7 @@
 #include "collector/sources/traces/concentrator.h"
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <tuple>
 
@@ -10,20 +11,15 @@ namespace outpost::traces {
 
 namespace {
 
-uint64_t mix(uint64_t h, std::string_view s) {
-  // FNV-1a over the bytes, then a separator, so ("ab","c") and ("a","bc") differ.
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  h ^= 0x1f;
-  h *= 1099511628211ULL;
-  return h;
-}
-
 uint64_t mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
   return h;
+}
+
+// Each field hashed whole (std::hash reads words, not bytes) with its length, then combined in
+// order, so ("ab","c") and ("a","bc") differ.
+uint64_t mix(uint64_t h, std::string_view s) {
+  return mix(mix(h, std::hash<std::string_view>{}(s)), s.size());
 }
 
 bool eligibleKind(Str kind) {
