@@ -210,18 +210,6 @@ void appendSpan(std::string& out, const Span& s) {
   writeSpan(w, s);
 }
 
-size_t traceChunkSize(const TraceChunk& c) {
-  size_t n = proto::int64Size(1, c.priority) + proto::stringSize(2, c.origin) +
-             proto::boolSize(5, c.dropped_trace);
-  for (const auto& s : c.spans) {
-    n += delimitedSize(3, spanSize(s));
-  }
-  for (const auto& [k, v] : c.tags) {
-    n += delimitedSize(4, proto::stringEntrySize(k, v));
-  }
-  return n;
-}
-
 namespace {
 
 // The chunk's size, with each span's size kept for writeTraceChunk.
@@ -240,6 +228,11 @@ size_t chunkSizes(const TraceChunk& c, std::vector<size_t>& sizes) {
 }
 
 }  // namespace
+
+size_t traceChunkSize(const TraceChunk& c) {
+  std::vector<size_t> sizes;
+  return chunkSizes(c, sizes);
+}
 
 void appendTraceChunk(std::string& out, const TraceChunk& c) {
   std::vector<size_t> sizes;
