@@ -357,7 +357,7 @@ E2E runFile(const std::string& outpost, const std::string& root, const std::stri
               "  - type: file\n    path: " + file +
                   "\n    service: bench\n    source: syslog\n    start_position: beginning\n" +
                   rules,
-              "  batch_wait: 0.5\n");
+              "  batch_wait: 0.1\n");
   const auto t0 = Clock::now();
   Daemon d = spawnOutpost(outpost, dir, 0);
   if (!waitEntries(sink, expect, 600)) {

@@ -23,6 +23,18 @@ std::string& scratch(size_t bound) {
   return buf;
 }
 
+// One compression context per thread, reused: ZSTD_compress() would allocate and zero a fresh
+// context (a megabyte of match tables at level 1 for large inputs) for every payload, which cost
+// more than half of the compression itself in the logs pipeline.
+ZSTD_CCtx* zstdContext() {
+  struct Holder {
+    ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    ~Holder() { ZSTD_freeCCtx(cctx); }
+  };
+  thread_local Holder holder;
+  return holder.cctx;
+}
+
 bool zlibCompress(int window_bits, int level, std::string_view in, std::string& out,
                   std::string* error) {
   z_stream zs{};
@@ -122,8 +134,13 @@ bool compress(Encoding e, int level, std::string_view in, std::string& out, std:
       return true;
     case Encoding::kZstd: {
       std::string& buf = scratch(ZSTD_compressBound(in.size()));
-      const size_t n = ZSTD_compress(buf.data(), buf.size(), in.data(), in.size(),
-                                     std::clamp(level, 1, ZSTD_maxCLevel()));
+      ZSTD_CCtx* cctx = zstdContext();
+      if (cctx == nullptr) {
+        *error = "cannot allocate a zstd context";
+        return false;
+      }
+      const size_t n = ZSTD_compressCCtx(cctx, buf.data(), buf.size(), in.data(), in.size(),
+                                         std::clamp(level, 1, ZSTD_maxCLevel()));
       if (ZSTD_isError(n)) {
         *error = ZSTD_getErrorName(n);
         return false;
