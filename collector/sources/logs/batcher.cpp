@@ -198,6 +198,11 @@ void LogBatcher::onAck(const Outgoing& o, const AckResult& result) {
     dropped_.inc(o.entries);
     tracker_.resolve(o.batch, true);
   }
+  // The forwarder's memory budget just got room: what waits goes now, not after the retry delay
+  // (from the loop, not from inside the forwarder's ack).
+  if (!waiting_.empty() && !stopped_) {
+    retry_timer_.start(0);
+  }
   checkWritable();
 }
 

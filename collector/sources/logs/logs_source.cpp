@@ -231,6 +231,7 @@ bool LogsSource::start() {
   scan_timer_ = std::make_unique<Timer>(loop_, [this] { scanFiles(false); });
   housekeeping_timer_ = std::make_unique<Timer>(loop_, [this] { housekeeping(); });
   registry_timer_ = std::make_unique<Timer>(loop_, [this] { writeRegistry(); });
+  registry_io_ = std::make_unique<WorkerPool>(loop_, 1, 4, telemetry_);
   buildSources();
   restoreRotated();
   scanFiles(true);
@@ -1028,17 +1029,20 @@ void LogsSource::writeRegistry() {
     if (!t->tailer) {
       continue;
     }
+    // Only what moved is rebuilt: with hundreds of files this runs every few milliseconds.
+    const uint64_t offset = tracker_.committed(t->tailer->stream());
+    const RegistryEntry* old = registry_.find(t->key);
+    if (old != nullptr && old->offset == offset && old->identity == t->tailer->identity()) {
+      continue;
+    }
     RegistryEntry e;
-    e.offset = tracker_.committed(t->tailer->stream());
+    e.offset = offset;
     e.tailing_mode = std::string(startPositionName(file_sources_[t->source].config.start_position));
     e.last_updated_ns = now_ns;
     e.ingestion_ns = now_ns;
     e.identity = t->tailer->identity();
     e.path = t->tailer->path();
-    const RegistryEntry* old = registry_.find(t->key);
-    if (old == nullptr || old->offset != e.offset || old->identity != e.identity) {
-      registry_.set(t->key, std::move(e));
-    }
+    registry_.set(t->key, std::move(e));
   }
   // Closed streams: once everything they sent is resolved (or the tracker forgot them), a
   // finished rotated file's entry goes.
@@ -1084,25 +1088,86 @@ void LogsSource::writeRegistry() {
   if (registry_.dirty()) {
     // Written as soon as offsets move (a killed process re-sends little), synced to disk at
     // most every registry_flush_ms and at stop.
-    const bool durable = stopping_ || now - last_durable_ms_ >= options_.registry_flush_ms;
-    std::string error;
-    if (!registry_.save(&error, durable)) {
-      if (now - last_registry_error_ms_ >= 60'000) {
-        last_registry_error_ms_ = now;
-        LOG_WARN("logs", "registry: {}", error);
-      }
-    } else if (durable) {
-      last_durable_ms_ = now;
+    saveRegistry(stopping_ || now - last_durable_ms_ >= options_.registry_flush_ms);
+  }
+}
+
+// The file is written on registry_io_, never on the loop: a rename over the old file makes the
+// filesystem flush the new one and an fsync waits for the journal, which stalled the loop (and
+// the whole pipeline) for up to tens of milliseconds each time. One write at a time; what
+// changes meanwhile is written by the next, which takes the newest state.
+void LogsSource::saveRegistry(bool durable) {
+  if (registry_writing_) {
+    registry_again_ = true;
+    registry_again_durable_ = registry_again_durable_ || durable;
+    return;
+  }
+  std::string error;
+  auto text = std::make_shared<std::string>();
+  if (!registry_.snapshot(text.get(), &error)) {
+    registryError(error);
+    return;
+  }
+  auto result = std::make_shared<std::string>();  // the error; empty: written
+  auto written = std::make_shared<bool>(false);
+  const std::string path = registry_.path();
+  const bool submitted =
+      registry_io_ && registry_io_->submit(
+                          [path, text, durable, result, written] {
+                            *written = Registry::writeFile(path, *text, durable, result.get());
+                          },
+                          [this, durable, result, written] {
+                            registry_writing_ = false;
+                            registryWritten(*written, durable, *result);
+                          });
+  if (!submitted) {
+    *written = Registry::writeFile(path, *text, durable, result.get());
+    registryWritten(*written, durable, *result);
+    return;
+  }
+  registry_writing_ = true;
+}
+
+void LogsSource::registryWritten(bool ok, bool durable, const std::string& error) {
+  if (!ok) {
+    registry_.markDirty();
+    registryError(error);
+  } else {
+    registry_synced_ = durable;
+    if (durable) {
+      last_durable_ms_ = nowMs();
     }
+  }
+  if (registry_flushed_ && ok && !registry_synced_) {
+    registry_.markDirty();  // stopping: the last write must be durable
+    registry_again_ = true;
+  }
+  if (registry_again_) {
+    const bool again_durable = registry_again_durable_ || !ok;
+    registry_again_ = false;
+    registry_again_durable_ = false;
+    if (registry_.dirty()) {
+      saveRegistry(again_durable || stopping_);
+      return;
+    }
+  }
+  if (!registry_writing_ && registry_flushed_) {
+    auto cb = std::move(registry_flushed_);
+    registry_flushed_ = nullptr;
+    cb();
+  }
+}
+
+void LogsSource::registryError(const std::string& error) {
+  const int64_t now = nowMs();
+  if (now - last_registry_error_ms_ >= 60'000) {
+    last_registry_error_ms_ = now;
+    LOG_WARN("logs", "registry: {}", error);
   }
 }
 
 void LogsSource::scanNow() {
   scanFiles(false);
-}
-
-void LogsSource::flushRegistryNow() {
-  writeRegistry();
 }
 
 void LogsSource::stop(std::function<void()> done) {
@@ -1149,10 +1214,22 @@ void LogsSource::stop(std::function<void()> done) {
 }
 
 void LogsSource::finishStop() {
-  writeRegistry();
   if (registry_timer_) {
     registry_timer_->stop();
   }
+  // The last write is durable; the stop completes once it (and any write before it) is done.
+  registry_flushed_ = [this] { stopDone(); };
+  if (!registry_synced_) {
+    registry_.markDirty();
+  }
+  writeRegistry();
+  if (!registry_writing_ && registry_flushed_) {
+    registry_flushed_ = nullptr;
+    stopDone();
+  }
+}
+
+void LogsSource::stopDone() {
   LOG_INFO("logs", "stopped; registry saved with {} entr{}", registry_.size(),
            registry_.size() == 1 ? "y" : "ies");
   if (stop_done_) {

@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/loop.h"
 #include "core/telemetry.h"
+#include "core/worker_pool.h"
 
 namespace outpost {
 class Forwarder;
@@ -83,9 +84,8 @@ class LogsSource : public Component {
   };
   Status status() const;
 
-  // Test hooks: run a scan / write the registry now.
+  // Test hook: run a scan now.
   void scanNow();
-  void flushRegistryNow();
 
  private:
   struct FileSource {
@@ -141,6 +141,10 @@ class LogsSource : public Component {
   void startInputs();
   int64_t nowMs() const;
   void finishStop();
+  void stopDone();
+  void saveRegistry(bool durable);
+  void registryWritten(bool ok, bool durable, const std::string& error);
+  void registryError(const std::string& error);
 
   uv_loop_t* loop_;
   Telemetry& telemetry_;
@@ -192,6 +196,14 @@ class LogsSource : public Component {
   Counter& rotations_counter_;
   Counter& local_dropped_;
   Gauge& files_gauge_;
+  // Registry writes (registry.json) happen here, off the loop; declared last so that it is
+  // joined before anything its callbacks touch goes away.
+  bool registry_writing_ = false;
+  bool registry_again_ = false;  // changed while a write was running: write again after it
+  bool registry_again_durable_ = false;
+  bool registry_synced_ = true;  // the last write was durable (else stop syncs once more)
+  std::function<void()> registry_flushed_;  // at stop: once the last write is done
+  std::unique_ptr<WorkerPool> registry_io_;
 };
 
 }  // namespace outpost::logs

@@ -487,7 +487,27 @@ bool Registry::save(std::string* error, bool durable) {
     *error = fmt::format("{}: cannot serialize: {}", path_, e.what());
     return false;
   }
-  const std::string tmp = path_ + ".tmp";
+  if (!writeFile(path_, text, durable, error)) {
+    return false;  // stays dirty: the next save tries again
+  }
+  dirty_ = false;
+  return true;
+}
+
+bool Registry::snapshot(std::string* text, std::string* error) {
+  try {
+    *text = serialize();
+  } catch (const std::exception& e) {  // bad_alloc
+    *error = fmt::format("{}: cannot serialize: {}", path_, e.what());
+    return false;
+  }
+  dirty_ = false;
+  return true;
+}
+
+bool Registry::writeFile(const std::string& path, std::string_view text, bool durable,
+                         std::string* error) {
+  const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
   if (fd < 0) {
     *error = fmt::format("{}: {}", tmp, errnoText());
@@ -502,8 +522,8 @@ bool Registry::save(std::string* error, bool durable) {
   if (::close(fd) != 0 && what.empty()) {
     what = fmt::format("close {}: {}", tmp, errnoText());
   }
-  if (what.empty() && ::rename(tmp.c_str(), path_.c_str()) != 0) {
-    what = fmt::format("rename {} to {}: {}", tmp, path_, errnoText());
+  if (what.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    what = fmt::format("rename {} to {}: {}", tmp, path, errnoText());
   }
   if (!what.empty()) {
     ::unlink(tmp.c_str());
@@ -511,23 +531,21 @@ bool Registry::save(std::string* error, bool durable) {
     return false;
   }
   if (!durable) {
-    dirty_ = false;
     return true;
   }
   // The rename is durable once the directory is synced.
-  const size_t slash = path_.rfind('/');
+  const size_t slash = path.rfind('/');
   const std::string dir =
-      slash == std::string::npos ? std::string(".") : (slash == 0 ? "/" : path_.substr(0, slash));
+      slash == std::string::npos ? std::string(".") : (slash == 0 ? "/" : path.substr(0, slash));
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0 || ::fsync(dfd) != 0) {
     *error = fmt::format("fsync {}: {}", dir, errnoText());
     if (dfd >= 0) {
       ::close(dfd);
     }
-    return false;  // stays dirty: the next save syncs again
+    return false;
   }
   ::close(dfd);
-  dirty_ = false;
   return true;
 }
 

@@ -75,6 +75,16 @@ class Registry {
   // the old or the new file, never a torn one; only a power loss may take the last writes.
   bool save(std::string* error, bool durable = true);
   bool dirty() const { return dirty_; }
+  // For a write elsewhere (a worker thread): the registry as serialize() gives it, and the
+  // registry is clean from then on. false + *error (and still dirty) if it cannot be
+  // serialized. A failed write must call markDirty() so the next save tries again.
+  bool snapshot(std::string* text, std::string* error);
+  void markDirty() { dirty_ = true; }
+  // What save() does with the text: `path`.tmp, written (and fsynced when durable), renamed
+  // over `path` (and the directory fsynced when durable). Thread-safe for distinct paths; one
+  // writer per path at a time.
+  static bool writeFile(const std::string& path, std::string_view text, bool durable,
+                        std::string* error);
 
   // The registry as written to disk (for tests and `outpost status`).
   std::string serialize() const;
