@@ -66,21 +66,33 @@ void FileTailer::restartAtZero() {
 
 void FileTailer::emit(std::string&& content, uint64_t end_offset, bool truncated, int64_t now_ms,
                       const Sink& sink) {
-  LogMessage m;
+  message_.content = std::move(content);
+  emitMessage(end_offset, truncated, now_ms, sink);
+}
+
+// One message object per tailer, reused line after line: its content keeps its capacity and its
+// origin its reference, so a line costs no allocation and no reference counting unless a
+// consumer keeps the message (it then moves it out, and the next line starts afresh).
+void FileTailer::emitMessage(uint64_t end_offset, bool truncated, int64_t now_ms,
+                             const Sink& sink) {
+  LogMessage& m = message_;
+  if (m.origin != origin_) {
+    m.origin = origin_;
+  }
+  m.status.clear();
   m.timestamp_ms = now_ms;
-  m.origin = origin_;
   m.stream = stream_;
   m.end_offset = end_offset;
   m.truncated = truncated;
+  m.marker_only = false;
   ++stats_.lines;
   if (truncated) {
     ++stats_.truncated;
   }
-  if (rules_ && !rules_->empty() && !rules_->apply(content, truncated)) {
+  if (rules_ && !rules_->empty() && !rules_->apply(m.content, truncated)) {
     ++stats_.dropped_by_rule;
     m.marker_only = true;
-  } else {
-    m.content = std::move(content);
+    m.content.clear();
   }
   emitted_offset_ = std::max(emitted_offset_, end_offset);
   sink(std::move(m));
@@ -93,7 +105,8 @@ void FileTailer::onLine(const DecodedLine& line, int64_t now_ms, const Sink& sin
     });
     return;
   }
-  emit(std::string(line.content), line.end_offset, line.truncated, now_ms, sink);
+  message_.content.assign(line.content);
+  emitMessage(line.end_offset, line.truncated, now_ms, sink);
 }
 
 FileTailer::ReadResult FileTailer::readSome(size_t max_bytes, int64_t now_ms, const Sink& sink) {

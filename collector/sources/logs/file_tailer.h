@@ -39,6 +39,8 @@ class FileTailer {
     int64_t multi_line_timeout_ms = 1000;
     int64_t close_timeout_ms = 60000;  // a partial last line waits this long for its newline
   };
+  // The message is the tailer's, reused for the next line: a sink that keeps it moves from it;
+  // one that only reads it (the batcher encodes it at once) leaves it.
   using Sink = std::function<void(LogMessage&&)>;
 
   // Takes ownership of `fd`, positioned logically at `offset`.
@@ -84,6 +86,7 @@ class FileTailer {
   void restartAt(uint64_t offset);
   void emit(std::string&& content, uint64_t end_offset, bool truncated, int64_t now_ms,
             const Sink& sink);
+  void emitMessage(uint64_t end_offset, bool truncated, int64_t now_ms, const Sink& sink);
   void onLine(const DecodedLine& line, int64_t now_ms, const Sink& sink);
 
   std::string path_;
@@ -97,6 +100,7 @@ class FileTailer {
   std::unique_ptr<MultiLineAggregator> multi_line_;
   uint64_t read_offset_;
   uint64_t emitted_offset_;
+  LogMessage message_;  // reused for every line (see emitMessage)
   int64_t last_data_ms_ = 0;
   uint64_t max_size_seen_ = 0;  // the largest size wasTruncated() saw (a shrink is a truncation)
   TailerStats stats_;

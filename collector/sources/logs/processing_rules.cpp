@@ -4,6 +4,7 @@
 #include <re2/re2.h>
 
 #include <cstddef>
+#include <cstring>
 
 namespace outpost::logs {
 namespace {
@@ -13,6 +14,37 @@ RE2::Options ruleOptions() {
   o.set_log_errors(false);
   o.set_encoding(RE2::Options::EncodingUTF8);
   return o;
+}
+
+// What a line must contain for `pattern` to match anywhere in it, found without the regex
+// engine: the literal text the pattern starts with. *whole: the pattern is nothing but that
+// literal. Conservative: empty (no shortcut) when the pattern has an alternation anywhere or
+// starts with anything but plain characters (flags, groups, classes, anchors, escapes).
+std::string requiredLiteral(std::string_view pattern, bool* whole) {
+  *whole = false;
+  if (pattern.find('|') != std::string_view::npos) {
+    return {};
+  }
+  static constexpr std::string_view kMeta = "\\.^$?*+()[]{}";
+  size_t n = 0;
+  while (n < pattern.size() && kMeta.find(pattern[n]) == std::string_view::npos &&
+         static_cast<unsigned char>(pattern[n]) < 0x80) {
+    ++n;
+  }
+  if (n == pattern.size()) {
+    *whole = n > 0;
+    return std::string(pattern);
+  }
+  // A quantifier that may repeat the last character zero times makes it optional.
+  const char next = pattern[n];
+  if (n > 0 && (next == '?' || next == '*' || next == '{')) {
+    --n;
+  }
+  return std::string(pattern.substr(0, n));
+}
+
+bool contains(std::string_view text, const std::string& literal) {
+  return ::memmem(text.data(), text.size(), literal.data(), literal.size()) != nullptr;
 }
 
 bool isNameChar(char c) {
@@ -160,6 +192,7 @@ std::optional<ProcessingRules> ProcessingRules::compile(const std::vector<RuleCo
       }
       continue;
     }
+    rule.literal = requiredLiteral(rc.pattern, &rule.whole_literal);
     rule.groups = re->NumberOfCapturingGroups();
     if (rule.kind == Kind::kMask) {
       rule.replace = parseTemplate(rc.replace_placeholder, *re);
@@ -168,6 +201,19 @@ std::optional<ProcessingRules> ProcessingRules::compile(const std::vector<RuleCo
     out.rules_.push_back(std::move(rule));
   }
   return out;
+}
+
+// Most rules are a word or start with one: a line without it is decided by memmem alone.
+bool ProcessingRules::matches(const Rule& rule, std::string_view content) {
+  if (!rule.literal.empty()) {
+    if (!contains(content, rule.literal)) {
+      return false;
+    }
+    if (rule.whole_literal) {
+      return true;
+    }
+  }
+  return RE2::PartialMatch(content, *rule.re);
 }
 
 void ProcessingRules::mask(const Rule& rule, std::string& content) {
@@ -240,17 +286,19 @@ bool ProcessingRules::apply(std::string& content, bool truncated) const {
         }
         break;
       case Kind::kExclude:
-        if (RE2::PartialMatch(content, *rule.re)) {
+        if (matches(rule, content)) {
           return false;
         }
         break;
       case Kind::kInclude:
-        if (!RE2::PartialMatch(content, *rule.re)) {
+        if (!matches(rule, content)) {
           return false;
         }
         break;
       case Kind::kMask:
-        mask(rule, content);
+        if (rule.literal.empty() || contains(content, rule.literal)) {
+          mask(rule, content);
+        }
         break;
     }
   }

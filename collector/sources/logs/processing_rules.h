@@ -65,8 +65,13 @@ class ProcessingRules {
     std::shared_ptr<const re2::RE2> re;  // null for kExcludeTruncated
     std::vector<Segment> replace;        // kMask, pre-parsed
     int groups = 0;
+    // Text every match contains (the pattern's leading literal; empty: unknown), and whether
+    // the pattern is only that text: then memmem decides without RE2.
+    std::string literal;
+    bool whole_literal = false;
   };
 
+  static bool matches(const Rule& rule, std::string_view content);
   static void mask(const Rule& rule, std::string& content);
   static std::vector<Segment> parseTemplate(const std::string& tmpl, const re2::RE2& re);
 
