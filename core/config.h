@@ -81,6 +81,8 @@ struct ApmConfig {
   bool obfuscation_remove_query_string;
   bool obfuscation_remove_paths_with_digits;
   bool obfuscation_credit_cards;
+  bool obfuscation_cache_enabled;
+  int64_t obfuscation_cache_max_size;
 };
 
 struct ProxyConfig {

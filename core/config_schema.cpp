@@ -405,6 +405,18 @@ std::vector<KeyDef> buildSchema() {
        .default_value = false,
        .description = "Replace credit card numbers in span meta values with '?'.",
        .field = FIELD(apm_config.obfuscation_credit_cards)},
+      {.key = "apm_config.obfuscation.cache.enabled",
+       .default_value = true,
+       .description = "Answer SQL queries seen before from a cache of their obfuscation.",
+       .field = FIELD(apm_config.obfuscation_cache_enabled),
+       .env_aliases = {"DD_APM_OBFUSCATION_CACHE_ENABLED"}},
+      {.key = "apm_config.obfuscation.cache.max_size",
+       .default_value = int64_t{5000000},
+       .description = "Bytes the obfuscation cache may hold (queries and their obfuscation); "
+                      "when full it starts over.",
+       .field = FIELD(apm_config.obfuscation_cache_max_size),
+       .min = 0,
+       .env_aliases = {"DD_APM_OBFUSCATION_CACHE_MAX_SIZE"}},
       // --- DogStatsD --------------------------------------------------------------------------
       {.key = "use_dogstatsd",
        .default_value = true,

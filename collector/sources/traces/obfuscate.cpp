@@ -495,18 +495,44 @@ Str keepIfChanged(Str original, std::string obfuscated, Arena& arena) {
 
 }  // namespace
 
+Obfuscator::CacheStats Obfuscator::cacheStats() const {
+  return CacheStats{cache_hits_, cache_misses_, sql_cache_.size(), sql_cache_bytes_};
+}
+
+Str Obfuscator::obfuscateSqlCached(Str text, Arena& arena) const {
+  if (o_.cache) {
+    if (auto it = sql_cache_.find(text); it != sql_cache_.end()) {
+      ++cache_hits_;
+      return it->second.unchanged ? text : arena.copy(it->second.obfuscated);
+    }
+    ++cache_misses_;
+  }
+  std::string o = obfuscateSql(text);
+  if (o.empty()) {
+    o.push_back('?');  // (o is empty; `= "?"` trips a GCC 12 -Wrestrict false positive)
+  }
+  const bool unchanged = o == text;
+  if (o_.cache) {
+    constexpr size_t kEntryOverhead = 96;  // node, hash slot, two string headers
+    const size_t cost = text.size() + (unchanged ? 0 : o.size()) + kEntryOverhead;
+    if (cost <= o_.cache_max_bytes / 16) {  // one huge query does not wipe the rest
+      if (sql_cache_bytes_ + cost > o_.cache_max_bytes) {
+        sql_cache_.clear();
+        sql_cache_bytes_ = 0;
+      }
+      sql_cache_.emplace(std::string(text), CachedSql{unchanged ? std::string() : o, unchanged});
+      sql_cache_bytes_ += cost;
+    }
+  }
+  return unchanged ? text : arena.keep(std::move(o));
+}
+
 void Obfuscator::obfuscateSpan(Span& s, Arena& arena) const {
   const Str type = s.type;
   if (o_.sql && (type == "sql" || type == "cassandra")) {
     // The resource is the query unless the tracer put one in sql.query.
     // A query that obfuscates to nothing (only comments) becomes "?".
-    auto obfuscate = [&](Str text) {
-      std::string o = obfuscateSql(text);
-      if (o.empty()) {
-        o.push_back('?');  // (o is empty; `= "?"` trips a GCC 12 -Wrestrict false positive)
-      }
-      return keepIfChanged(text, std::move(o), arena);
-    };
+    auto obfuscate = [&](Str text) { return obfuscateSqlCached(text, arena); };
     const Str* query = s.findMeta("sql.query");
     const Str source = query != nullptr ? *query : s.resource;
     const Str kept = obfuscate(source);

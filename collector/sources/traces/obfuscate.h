@@ -1,8 +1,12 @@
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "collector/sources/traces/span.h"
@@ -24,11 +28,23 @@ struct ObfuscationOptions {  // apm_config.obfuscation.*
   bool http_remove_query_string = false;
   bool http_remove_paths_with_digits = false;
   bool credit_cards = false;
+  // apm_config.obfuscation.cache.*: SQL queries already seen (tracers send the same
+  // parameterized statements over and over) are answered from a bounded cache.
+  bool cache = true;
+  size_t cache_max_bytes = 5'000'000;
 };
 
 class Obfuscator {
  public:
   explicit Obfuscator(ObfuscationOptions o) : o_(o) {}
+
+  struct CacheStats {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    size_t entries = 0;
+    size_t bytes = 0;
+  };
+  CacheStats cacheStats() const;
 
   // By span.type: "sql"/"cassandra": resource and meta sql.query (db.statement too) obfuscated;
   // "redis"/"valkey": redis.raw_command arguments and the resource quantized to its commands;
@@ -53,7 +69,26 @@ class Obfuscator {
                                       bool remove_digit_paths);
 
  private:
+  // The SQL obfuscation of `text` (never empty: "?" for a query of only comments), from the
+  // cache when it was seen before; new strings go to the arena.
+  Str obfuscateSqlCached(Str text, Arena& arena) const;
+
+  struct TransparentHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct CachedSql {
+    std::string obfuscated;
+    bool unchanged = false;  // the query obfuscates to itself
+  };
+
   ObfuscationOptions o_;
+  // Bounded by cache_max_bytes (keys, values and a per-entry overhead): when the next entry
+  // would not fit, the cache starts over empty. One thread (the loop) uses it.
+  mutable std::unordered_map<std::string, CachedSql, TransparentHash, std::equal_to<>> sql_cache_;
+  mutable size_t sql_cache_bytes_ = 0;
+  mutable uint64_t cache_hits_ = 0;
+  mutable uint64_t cache_misses_ = 0;
 };
 
 // apm_config.ignore_resources: RE2 patterns; a chunk whose root span's resource matches one is

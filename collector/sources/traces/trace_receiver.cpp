@@ -89,6 +89,8 @@ TraceReceiver::Options TraceReceiver::optionsFrom(const Config& c) {
   o.obfuscation.http_remove_query_string = c.apm_config.obfuscation_remove_query_string;
   o.obfuscation.http_remove_paths_with_digits = c.apm_config.obfuscation_remove_paths_with_digits;
   o.obfuscation.credit_cards = c.apm_config.obfuscation_credit_cards;
+  o.obfuscation.cache = c.apm_config.obfuscation_cache_enabled;
+  o.obfuscation.cache_max_bytes = static_cast<size_t>(c.apm_config.obfuscation_cache_max_size);
   return o;
 }
 

@@ -208,6 +208,53 @@ TEST(ObfuscateSpanTest, Sql) {
   EXPECT_EQ(off.findMeta("sql.query"), nullptr);
 }
 
+// The cache answers exactly what obfuscation answers, stays within its bound, and is off when
+// configured off.
+TEST(ObfuscateSpanTest, SqlCache) {
+  const std::vector<std::string> queries = {
+      "SELECT * FROM t WHERE id = 7",           "SELECT a FROM t WHERE b = ?",  "-- only a comment",
+      "UPDATE u SET p = 'secret' WHERE id = 3", "SELECT * FROM t WHERE id = 7",
+  };
+  Obfuscator cached({.cache = true, .cache_max_bytes = 1'000'000});
+  Obfuscator plain({.cache = false});
+  Arena arena;
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& q : queries) {
+      Span a;
+      a.type = "sql";
+      a.resource = q;
+      Span b = a;
+      cached.obfuscateSpan(a, arena);
+      plain.obfuscateSpan(b, arena);
+      EXPECT_EQ(a.resource, b.resource) << q;
+      EXPECT_EQ(*a.findMeta("sql.query"), *b.findMeta("sql.query")) << q;
+      if (q == "SELECT a FROM t WHERE b = ?") {
+        EXPECT_TRUE(sameView(a.resource, q));  // unchanged: still the tracer's bytes
+      }
+    }
+  }
+  const auto st = cached.cacheStats();
+  EXPECT_EQ(st.entries, 4u);
+  EXPECT_EQ(st.misses, 4u);
+  EXPECT_EQ(st.hits, 11u);
+  EXPECT_EQ(plain.cacheStats().entries, 0u);
+  EXPECT_EQ(plain.cacheStats().hits, 0u);
+
+  // A small bound: the cache starts over instead of growing past it.
+  Obfuscator small({.cache = true, .cache_max_bytes = 4000});
+  for (int i = 0; i < 200; ++i) {
+    Span s;
+    s.type = "sql";
+    const std::string q = "SELECT c" + std::to_string(i) + " FROM t WHERE x = 1";
+    s.resource = q;
+    small.obfuscateSpan(s, arena);
+    EXPECT_EQ(s.resource, "SELECT c" + std::to_string(i) + " FROM t WHERE x = ?");
+    EXPECT_LE(small.cacheStats().bytes, 4000u);
+  }
+  EXPECT_GT(small.cacheStats().entries, 0u);
+  EXPECT_LT(small.cacheStats().entries, 200u);
+}
+
 TEST(ObfuscateSpanTest, RedisValkeyMemcachedHttp) {
   Arena arena;
   const Obfuscator o = allOn();
