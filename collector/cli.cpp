@@ -2,11 +2,17 @@
 
 #include <malloc.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include "checks/runner.h"
 #include "collector/daemon.h"
 #include "collector/sources/dogstatsd/dogstatsd_source.h"
 #include "collector/sources/logs/logs_source.h"
@@ -29,6 +35,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  run           run the agent in the foreground\n"
     "  configcheck   print the resolved configuration (secrets redacted) and every conf.d entry\n"
+    "  check NAME    run one host check (twice, for its rates) and print what it reports\n"
     "  version       print the version, build and linked library versions\n"
     "\n"
     "`outpost COMMAND --help` describes one command.\n";
@@ -58,6 +65,20 @@ constexpr const char* kConfigcheckUsage =
     "                      (default /etc/outpost)\n"
     "  -h, --help          this text\n";
 
+constexpr const char* kCheckUsage =
+    "usage: outpost check NAME [-c PATH] [--json]\n"
+    "\n"
+    "Runs the host check NAME (cpu, load, memory, uptime, file_handle, disk, io, network,\n"
+    "process) with each instance configured in conf.d/NAME.d (or one default instance when\n"
+    "none is), twice one second apart so that rates have a previous value, and prints the\n"
+    "second run's series and service checks. Nothing is sent. Exits 1 when a run fails.\n"
+    "\n"
+    "options:\n"
+    "  -c, --config PATH   directory holding outpost.yaml and conf.d/, or the file itself\n"
+    "                      (default /etc/outpost)\n"
+    "  --json              print JSON instead of a table\n"
+    "  -h, --help          this text\n";
+
 constexpr const char* kVersionUsage =
     "usage: outpost version\n"
     "\n"
@@ -66,6 +87,8 @@ constexpr const char* kVersionUsage =
 struct Options {
   std::string config = kDefaultConfigPath;
   bool help = false;
+  bool json = false;       // check
+  std::string check_name;  // check
 };
 
 // Parses `-c PATH`, `--config PATH`, `--config=PATH`, `-h`, `--help`. Returns false after
@@ -85,6 +108,10 @@ bool parseOptions(std::string_view command, const std::vector<std::string_view>&
       opts.config = std::string(args[++i]);
     } else if (takes_config && a.starts_with("--config=")) {
       opts.config = std::string(a.substr(9));
+    } else if (command == "check" && a == "--json") {
+      opts.json = true;
+    } else if (command == "check" && opts.check_name.empty() && !a.starts_with("-")) {
+      opts.check_name = std::string(a);
     } else {
       std::fprintf(stderr, "outpost %.*s: unknown argument '%.*s' (see outpost %.*s --help)\n",
                    int(command.size()), command.data(), int(a.size()), a.data(),
@@ -110,6 +137,20 @@ void checkLogSources(ConfigResult& result) {
   std::vector<ConfigMessage> errors;
   logs::parseLogSources(result.loaded->confd, errors, result.warnings);
   logs::parseGlobalRules(result.loaded->config.logs_config.processing_rules, errors);
+  if (!errors.empty()) {
+    result.errors.insert(result.errors.end(), errors.begin(), errors.end());
+    result.loaded.reset();
+  }
+}
+
+// The host checks' instances are configured once here, so a bad setting is a configuration
+// error with its file, line and key (configcheck and run).
+void checkHostChecks(ConfigResult& result) {
+  if (!result.loaded) {
+    return;
+  }
+  std::vector<ConfigMessage> errors;
+  checks::parseCheckInstances(result.loaded->confd, errors, result.warnings);
   if (!errors.empty()) {
     result.errors.insert(result.errors.end(), errors.begin(), errors.end());
     result.loaded.reset();
@@ -145,6 +186,7 @@ int cmdConfigcheck(const Options& opts) {
   ConfigResult result = loadConfig(opts.config);
   checkLogSources(result);
   checkTraceConfig(result);
+  checkHostChecks(result);
   printMessages(result.warnings, "warning");
   if (!result.loaded) {
     printMessages(result.errors, "error");
@@ -154,6 +196,124 @@ int cmdConfigcheck(const Options& opts) {
   }
   std::fputs(renderConfigcheck(*result.loaded).c_str(), stdout);
   return 0;
+}
+
+const char* seriesTypeName(SeriesType t) {
+  switch (t) {
+    case SeriesType::kCount:
+      return "count";
+    case SeriesType::kRate:
+      return "rate";
+    case SeriesType::kGauge:
+      return "gauge";
+  }
+  return "gauge";
+}
+
+int cmdCheck(const Options& opts) {
+  if (opts.check_name.empty()) {
+    std::fputs(kCheckUsage, stderr);
+    return 2;
+  }
+  const auto& names = checks::builtinChecks();
+  if (std::find(names.begin(), names.end(), opts.check_name) == names.end()) {
+    std::fprintf(stderr,
+                 "outpost check: no check named '%s' (built in: cpu, load, memory, "
+                 "uptime, file_handle, disk, io, network, process)\n",
+                 opts.check_name.c_str());
+    return 2;
+  }
+  ConfigResult result = loadConfig(opts.config);
+  checkHostChecks(result);
+  printMessages(result.warnings, "warning");
+  if (!result.loaded) {
+    printMessages(result.errors, "error");
+    return 1;
+  }
+  std::vector<ConfigMessage> errors, warnings;
+  std::vector<checks::InstanceConfig> instances;
+  for (auto& i : checks::parseCheckInstances(result.loaded->confd, errors, warnings)) {
+    if (i.check == opts.check_name) {
+      instances.push_back(std::move(i));
+    }
+  }
+  if (instances.empty()) {
+    checks::InstanceConfig i;
+    i.check = opts.check_name;
+    i.file = "(no conf.d/" + opts.check_name + ".d: a default instance)";
+    instances.push_back(std::move(i));
+  }
+  const checks::HostPaths paths = checks::hostPathsFrom(result.loaded->config);
+  const std::string& host = result.loaded->config.hostname;
+  nlohmann::json out = nlohmann::json::array();
+  int rc = 0;
+  for (const auto& inst : instances) {
+    auto check = checks::makeCheck(inst.check, paths);
+    checks::Sender sender;
+    std::string error;
+    checks::Sender::Output output;
+    double took_ms = 0;
+    try {
+      check->configure(inst.init_config, inst.instance);
+      for (int run = 0; run < 2; ++run) {
+        if (run == 1) {
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        const double now =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        sender.setTime(now);
+        check->run(sender);
+        took_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                      .count();
+        output = sender.commit(now, host, inst.tags);
+      }
+    } catch (const checks::CheckError& e) {
+      error = e.what();
+      rc = 1;
+    }
+    nlohmann::json j;
+    j["check"] = inst.check;
+    j["config"] = inst.file;
+    j["error"] = error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error);
+    j["run_ms"] = took_ms;
+    j["series"] = nlohmann::json::array();
+    for (const auto& s : output.series) {
+      nlohmann::json tags = s.tags;
+      if (!s.device.empty()) {
+        tags.push_back("device:" + s.device);
+      }
+      j["series"].push_back({{"metric", s.name},
+                             {"type", seriesTypeName(s.type)},
+                             {"points", s.points},
+                             {"tags", tags},
+                             {"host", s.host}});
+    }
+    out.push_back(std::move(j));
+    if (!opts.json) {
+      std::printf("=== %s (%s) ===\n", inst.check.c_str(), inst.file.c_str());
+      if (!error.empty()) {
+        std::printf("FAILED: %s\n\n", error.c_str());
+        continue;
+      }
+      std::printf("%-44s %-6s %16s  %s\n", "METRIC", "TYPE", "VALUE", "TAGS");
+      for (const auto& s : output.series) {
+        std::string tags = s.device.empty() ? "" : "device:" + s.device;
+        for (const auto& t : s.tags) {
+          tags += (tags.empty() ? "" : ",") + t;
+        }
+        std::printf("%-44s %-6s %16.4f  %s\n", s.name.c_str(), seriesTypeName(s.type),
+                    s.points.empty() ? 0.0 : s.points[0].second, tags.c_str());
+      }
+      std::printf("%zu series on host %s; run took %.2f ms\n\n", output.series.size(), host.c_str(),
+                  took_ms);
+    }
+  }
+  if (opts.json) {
+    std::puts(out.dump(2).c_str());
+  }
+  return rc;
 }
 
 int cmdRun(const Options& opts) {
@@ -167,6 +327,7 @@ int cmdRun(const Options& opts) {
   ConfigResult result = loadConfig(opts.config);
   checkLogSources(result);
   checkTraceConfig(result);
+  checkHostChecks(result);
   if (result.loaded) {
     Logger::instance().setLevel(
         parseLogLevel(result.loaded->config.log_level).value_or(LogLevel::kInfo));
@@ -193,6 +354,16 @@ int cmdRun(const Options& opts) {
                                          Forwarder::optionsFrom(config));
     forwarder = f.get();
     daemon.addComponent(std::move(f));
+  }
+  {
+    std::vector<ConfigMessage> errors, warnings;  // already reported by checkHostChecks
+    checks::CheckRunner::Options o;
+    o.hostname = config.hostname;
+    o.host_tags = config.tags;
+    o.paths = checks::hostPathsFrom(config);
+    o.instances = checks::parseCheckInstances(daemon.config().confd, errors, warnings);
+    daemon.addComponent(std::make_unique<checks::CheckRunner>(
+        daemon.loop(), daemon.workers(), daemon.telemetry(), std::move(o), forwarder));
   }
   dogstatsd::DogStatsdSource* dogstatsd = nullptr;
   if (config.use_dogstatsd) {
@@ -264,6 +435,16 @@ int cliMain(int argc, char** argv) {
       return 0;
     }
     return cmdConfigcheck(opts);
+  }
+  if (command == "check") {
+    if (!parseOptions(command, args, true, opts)) {
+      return 2;
+    }
+    if (opts.help) {
+      std::fputs(kCheckUsage, stdout);
+      return 0;
+    }
+    return cmdCheck(opts);
   }
   if (command == "version" || command == "--version") {
     if (!parseOptions("version", args, false, opts)) {

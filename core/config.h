@@ -100,6 +100,7 @@ struct Config {
   std::string env;
   std::string log_level;
   std::string run_path;
+  std::string procfs_path;
   std::string confd_path;
   std::string query_socket;
   std::string query_socket_group;

@@ -61,6 +61,11 @@ std::vector<KeyDef> buildSchema() {
        .description = "State directory: the logs registry and the forwarder spool. A relative "
                       "path is taken from the configuration directory.",
        .field = FIELD(run_path)},
+      {.key = "procfs_path",
+       .default_value = std::string("/proc"),
+       .description = "Where the host checks read procfs (another mount of the host's /proc "
+                      "when Outpost runs in a container).",
+       .field = FIELD(procfs_path)},
       {.key = "confd_path",
        .default_value = std::string(),
        .description = "Directory of check and log-source configurations. Empty: conf.d beside "
