@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "checks/host_metadata.h"
 #include "checks/runner.h"
 #include "collector/daemon.h"
 #include "collector/sources/dogstatsd/dogstatsd_source.h"
@@ -364,6 +365,8 @@ int cmdRun(const Options& opts) {
     o.instances = checks::parseCheckInstances(daemon.config().confd, errors, warnings);
     daemon.addComponent(std::make_unique<checks::CheckRunner>(
         daemon.loop(), daemon.workers(), daemon.telemetry(), std::move(o), forwarder));
+    daemon.addComponent(std::make_unique<checks::HostMetadata>(
+        daemon.loop(), daemon.telemetry(), config, forwarder, checks::HostMetadata::Options{}));
   }
   dogstatsd::DogStatsdSource* dogstatsd = nullptr;
   if (config.use_dogstatsd) {

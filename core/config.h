@@ -97,6 +97,7 @@ struct Config {
   std::string dd_url;
   std::string hostname;
   StringList tags;
+  StringList host_aliases;
   std::string env;
   std::string log_level;
   std::string run_path;

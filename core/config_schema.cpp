@@ -46,6 +46,11 @@ std::vector<KeyDef> buildSchema() {
        .description = "Host tags (key:value) added to every metric, log and trace. DD_TAGS is "
                       "space-separated.",
        .field = FIELD(tags)},
+      {.key = "host_aliases",
+       .default_value = StringList{},
+       .description = "Other names of this host, sent in the host metadata so the backend "
+                      "merges them. DD_HOST_ALIASES is space-separated.",
+       .field = FIELD(host_aliases)},
       {.key = "env",
        .default_value = std::string(),
        .description = "Environment of this host (adds env:<value> where the Datadog Agent does).",

@@ -273,7 +273,7 @@ TEST_F(FakeIntakeTest, EveryRouteWithEveryEncoding) {
        202, R"({"errors":[]})",
        [](const json& j) { EXPECT_EQ(j["events"]["api"][0]["msg_title"], "Deploy"); }},
       {"/intake/", "application/json",
-       R"({"apiKey":"k","agentVersion":"7.52.0","uuid":"u","internalHostname":"h","os":"linux","meta":{"hostname":"h"}})",
+       R"({"apiKey":"k","agentVersion":"7.52.0","uuid":"u","internalHostname":"h","os":"linux","meta":{"hostname":"h"},"systemStats":{"cpuCores":1},"host-tags":{"system":[]}})",
        202, R"({"errors":[]})", [](const json& j) { EXPECT_EQ(j["meta"]["hostname"], "h"); }},
       {"/api/v1/metadata", "application/json", R"({"inventories":{"a":1}})", 202,
        R"({"errors":[]})", [](const json& j) { EXPECT_EQ(j["inventories"]["a"], 1); }},

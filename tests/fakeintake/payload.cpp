@@ -467,6 +467,49 @@ void checkCheckRuns(const json& j, Decoded* d) {
   }
 }
 
+// The host metadata payload (wire-formats.md §6): the fields the backend reads, with their types.
+template <class E>
+void checkHostMetadata(const json& j, E& errors) {
+  for (const char* key : {"internalHostname", "apiKey", "agentVersion", "uuid", "os"}) {
+    if (!j.contains(key) || !j[key].is_string()) {
+      errors.add("host metadata: \"{}\" must be a string", key);
+    }
+  }
+  if (j.contains("internalHostname") && j["internalHostname"].is_string() &&
+      j["internalHostname"].get<std::string>().empty()) {
+    errors.add("host metadata: empty internalHostname");
+  }
+  if (!j.contains("systemStats") || !j["systemStats"].is_object() ||
+      !j["systemStats"].contains("cpuCores") || !j["systemStats"]["cpuCores"].is_number()) {
+    errors.add("host metadata: systemStats.cpuCores must be a number");
+  }
+  if (!j.contains("meta") || !j["meta"].is_object() || !j["meta"].contains("hostname") ||
+      !j["meta"]["hostname"].is_string() ||
+      (j["meta"].contains("host_aliases") && !j["meta"]["host_aliases"].is_array())) {
+    errors.add("host metadata: meta.hostname (string) and meta.host_aliases (array) expected");
+  }
+  if (!j.contains("host-tags") || !j["host-tags"].is_object() ||
+      !j["host-tags"].contains("system") || !j["host-tags"]["system"].is_array()) {
+    errors.add("host metadata: host-tags.system must be an array");
+  } else {
+    for (const auto& t : j["host-tags"]["system"]) {
+      if (!t.is_string()) {
+        errors.add("host metadata: host-tags.system holds a non-string");
+      }
+    }
+  }
+  if (j.contains("gohai")) {
+    if (!j["gohai"].is_string()) {
+      errors.add("host metadata: gohai must be a string of JSON");
+    } else {
+      const json g = json::parse(j["gohai"].get<std::string>(), nullptr, false);
+      if (!g.is_object()) {
+        errors.add("host metadata: gohai does not hold a JSON object");
+      }
+    }
+  }
+}
+
 void checkIntake(const json& j, Decoded* d) {
   Errors errors(&d->errors);
   if (!j.is_object()) {
@@ -492,6 +535,8 @@ void checkIntake(const json& j, Decoded* d) {
     }
   } else if (!j.contains("internalHostname")) {
     errors.add("neither events (\"events\") nor host metadata (\"internalHostname\")");
+  } else {
+    checkHostMetadata(j, errors);
   }
 }
 

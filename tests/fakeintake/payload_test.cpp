@@ -238,7 +238,21 @@ TEST(DecodeBody, JsonRoutesTable) {
       {"/api/v1/check_run", R"({"check":"c"})", "JSON array of service checks"},
       {"/intake/", R"({"apiKey":"","events":{"api":[{"msg_title":"t"}]},"internalHostname":"h"})",
        ""},
-      {"/intake/", R"({"internalHostname":"h","os":"linux"})", ""},
+      {"/intake/",
+       R"({"internalHostname":"h","os":"linux","apiKey":"k","agentVersion":"7.60.0","uuid":"u",)"
+       R"("systemStats":{"cpuCores":2},"meta":{"hostname":"h","host_aliases":[]},)"
+       R"("host-tags":{"system":["a:b"]},"gohai":"{\"cpu\":{}}"})",
+       ""},
+      {"/intake/", R"({"internalHostname":"h","os":"linux"})", "\"apiKey\" must be a string"},
+      {"/intake/",
+       R"({"internalHostname":"h","os":"linux","apiKey":"k","agentVersion":"7.60.0","uuid":"u",)"
+       R"("systemStats":{"cpuCores":2},"meta":{"hostname":"h"},"host-tags":{"system":[1]}})",
+       "host-tags.system holds a non-string"},
+      {"/intake/",
+       R"({"internalHostname":"h","os":"linux","apiKey":"k","agentVersion":"7.60.0","uuid":"u",)"
+       R"("systemStats":{"cpuCores":2},"meta":{"hostname":"h"},"host-tags":{"system":[]},)"
+       R"("gohai":{}})",
+       "gohai must be a string of JSON"},
       {"/intake/", R"({"events":{"api":{}}})", "expected an array"},
       {"/intake/", R"({"other":1})", "neither events"},
       {"/api/v1/metadata", R"({"a":1})", ""},

@@ -78,7 +78,7 @@ TEST(ChecksProcessTest, TheDefaultChecksSendEverySystemMetric) {
        {"cpu", "load", "memory", "uptime", "file_handle", "disk", "io", "network", "process"}) {
     copyDefault(dir, c, 2);
   }
-  dir.write("outpost.yaml", config(intake, dir, ""));
+  dir.write("outpost.yaml", config(intake, dir, "host_aliases: [alias-1, alias-2]\n"));
   NotifySocket notify(dir.file("notify.sock"));
   Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
   ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
@@ -151,6 +151,29 @@ TEST(ChecksProcessTest, TheDefaultChecksSendEverySystemMetric) {
   }
   EXPECT_EQ(ok_checks, (std::set<std::string>{"cpu", "load", "memory", "uptime", "file_handle",
                                               "disk", "io", "network", "process"}));
+
+  // The host metadata, 3 s after the start, checked field by field by the fake intake.
+  const auto meta = intake.waitForPayloads("/intake/", 1, 8s);
+  ASSERT_FALSE(meta.empty()) << p.err();
+  EXPECT_TRUE(meta[0].valid) << meta[0].decoded.dump();
+  const auto& m = meta[0].decoded;
+  EXPECT_EQ(m["internalHostname"], "checks-test-host");
+  EXPECT_EQ(m["apiKey"], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(m["os"], "linux");
+  EXPECT_EQ(m["host-tags"]["system"], (nlohmann::json{"role:test"}));
+  EXPECT_EQ(m["meta"]["host_aliases"], (nlohmann::json{"alias-1", "alias-2"}));
+  EXPECT_EQ(m["meta"]["hostname"], "checks-test-host");
+  EXPECT_GE(m["systemStats"]["cpuCores"].get<int>(), 1);
+  EXPECT_EQ(m["uuid"].get<std::string>().size(), 36u);
+  const auto gohai = nlohmann::json::parse(m["gohai"].get<std::string>());
+  EXPECT_FALSE(gohai["platform"]["kernel_release"].get<std::string>().empty());
+  EXPECT_NE(gohai["memory"]["total"].get<std::string>().find("kB"), std::string::npos);
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (!seriesByName(intake).count("datadog.agent.running") &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100ms);  // polling another process's output
+  }
+  EXPECT_TRUE(seriesByName(intake).count("datadog.agent.running"));
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "checks/check.h"
+#include "checks/host_metadata.h"
 
 // The host checks against fixture /proc trees with known values (procfs_path), two runs where
 // a check reports rates.
@@ -386,6 +388,41 @@ TEST(ChecksTest, SenderAddsInstanceTagsAndDropsAFailedRun) {
   out = s.commit(110, "h", {});
   ASSERT_EQ(out.series.size(), 1u);
   EXPECT_DOUBLE_EQ(out.series[0].points[0].second, 3);  // (40 - 10) / (110 - 100)
+}
+
+TEST(ChecksTest, HostFactsFromProc) {
+  FixtureProc p;
+  p.write("cpuinfo",
+          "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Test CPU @ 2.00GHz\n"
+          "cpu MHz\t\t: 1999.999\nphysical id\t: 0\ncore id\t\t: 0\n\n"
+          "processor\t: 1\nphysical id\t: 0\ncore id\t\t: 0\n\n"
+          "processor\t: 2\nphysical id\t: 0\ncore id\t\t: 1\n\n"
+          "processor\t: 3\nphysical id\t: 0\ncore id\t\t: 1\n");
+  p.write("meminfo", "MemTotal: 8000 kB\nSwapTotal: 100 kB\n");
+  const std::string run = p.paths().proc + "/../run";
+  fs::create_directories(run);
+  const HostFacts f = readHostFacts(p.paths(), run);
+  EXPECT_EQ(f.cpu_logical, 4);
+  EXPECT_EQ(f.cpu_cores, 2);
+  EXPECT_EQ(f.cpu_model, "Test CPU @ 2.00GHz");
+  EXPECT_EQ(f.cpu_vendor, "GenuineIntel");
+  EXPECT_EQ(f.mem_total_kb, 8000u);
+  EXPECT_EQ(f.swap_total_kb, 100u);
+  EXPECT_EQ(f.uuid.size(), 36u);
+  EXPECT_EQ(readHostFacts(p.paths(), run).uuid, f.uuid);  // stable
+  Config c;
+  c.hostname = "h1";
+  c.api_key = "k";
+  c.tags = {"a:b"};
+  c.host_aliases = {"h1.example"};
+  const auto j = nlohmann::json::parse(hostMetadataPayload(c, f));
+  EXPECT_EQ(j["internalHostname"], "h1");
+  EXPECT_EQ(j["systemStats"]["cpuCores"], 2);
+  EXPECT_EQ(j["meta"]["host_aliases"][0], "h1.example");
+  EXPECT_EQ(j["host-tags"]["system"][0], "a:b");
+  const auto gohai = nlohmann::json::parse(j["gohai"].get<std::string>());
+  EXPECT_EQ(gohai["cpu"]["cpu_logical_processors"], "4");
+  EXPECT_EQ(gohai["memory"]["total"], "8000kB");
 }
 
 TEST(ChecksTest, EveryBuiltinCheckRunsOnThisHost) {
