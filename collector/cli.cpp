@@ -295,7 +295,8 @@ int cmdCheck(const Options& opts) {
     if (!opts.json) {
       std::printf("=== %s (%s) ===\n", inst.check.c_str(), inst.file.c_str());
       if (!error.empty()) {
-        std::printf("FAILED: %s\n\n", error.c_str());
+        std::printf("FAILED: %s\nservice check datadog.agent.check_status: CRITICAL (check:%s)\n\n",
+                    error.c_str(), inst.check.c_str());
         continue;
       }
       std::printf("%-44s %-6s %16s  %s\n", "METRIC", "TYPE", "VALUE", "TAGS");
@@ -307,8 +308,10 @@ int cmdCheck(const Options& opts) {
         std::printf("%-44s %-6s %16.4f  %s\n", s.name.c_str(), seriesTypeName(s.type),
                     s.points.empty() ? 0.0 : s.points[0].second, tags.c_str());
       }
-      std::printf("%zu series on host %s; run took %.2f ms\n\n", output.series.size(), host.c_str(),
+      std::printf("%zu series on host %s; run took %.2f ms\n", output.series.size(), host.c_str(),
                   took_ms);
+      std::printf("service check datadog.agent.check_status: OK (check:%s)\n\n",
+                  inst.check.c_str());
     }
   }
   if (opts.json) {

@@ -2,8 +2,11 @@
 // so that two runs fit in a test) send every system metric to the fake intake, with the host
 // and the check status service checks; a failing check does not stop the others; a broken
 // check setting is a configuration error with file, line and key.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -216,6 +219,49 @@ TEST(ChecksProcessTest, AFailingCheckDoesNotStopTheOthers) {
   EXPECT_DOUBLE_EQ(series["system.load.norm.1"]["points"][0]["value"].get<double>(), 0.25);
   EXPECT_EQ(series.count("system.mem.total"), 0u);
   EXPECT_NE(p.err().find("memory"), std::string::npos);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
+// A run that blocks (here: reading a FIFO nobody writes to) is reported as timed out after its
+// interval; once it returns, the check runs again.
+TEST(ChecksProcessTest, ARunThatHangsIsReportedAsTimedOut) {
+  FakeIntakeThread intake;
+  ASSERT_TRUE(intake.start());
+  TempDir dir;
+  fs::create_directories(dir.file("proc"));
+  ASSERT_EQ(::mkfifo(dir.file("proc/loadavg").c_str(), 0600), 0);
+  dir.write("proc/stat", "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0 0 0\n");
+  copyDefault(dir, "load", 1);
+  dir.write("outpost.yaml", config(intake, dir, "procfs_path: " + dir.file("proc") + "\n"));
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  std::optional<nlohmann::json> timed_out;
+  const auto deadline = std::chrono::steady_clock::now() + 8s;
+  while (!timed_out && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& c : serviceChecks(intake)) {
+      if (c["check"] == "datadog.agent.check_status" && c["status"] == 2) {
+        timed_out = c;
+      }
+    }
+    std::this_thread::sleep_for(100ms);  // polling another process's output
+  }
+  ASSERT_TRUE(timed_out) << p.err();
+  EXPECT_NE((*timed_out)["message"].get<std::string>().find("timed out"), std::string::npos)
+      << timed_out->dump();
+  EXPECT_NE(p.err().find("timed out"), std::string::npos);
+  // Let the stuck read return (a writer opens and closes the FIFO: end of file).
+  const int fd = ::open(dir.file("proc/loadavg").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  ::unlink(dir.file("proc/loadavg").c_str());
+  dir.write("proc/loadavg", "0.10 0.20 0.30 1/10 5\n");
+  const auto until = std::chrono::steady_clock::now() + 8s;
+  while (!seriesByName(intake).count("system.load.1") && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100ms);  // polling another process's output
+  }
+  EXPECT_TRUE(seriesByName(intake).count("system.load.1")) << p.err();
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
