@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -15,6 +17,8 @@
 #include "checks/host_metadata.h"
 #include "checks/runner.h"
 #include "collector/daemon.h"
+#include "collector/query/query_client.h"
+#include "collector/query/query_service.h"
 #include "collector/sources/dogstatsd/dogstatsd_source.h"
 #include "collector/sources/logs/logs_source.h"
 #include "collector/sources/logs/source_config.h"
@@ -37,6 +41,7 @@ constexpr const char* kUsage =
     "  run           run the agent in the foreground\n"
     "  configcheck   print the resolved configuration (secrets redacted) and every conf.d entry\n"
     "  check NAME    run one host check (twice, for its rates) and print what it reports\n"
+    "  status        ask the running agent for its status over the query socket\n"
     "  version       print the version, build and linked library versions\n"
     "\n"
     "`outpost COMMAND --help` describes one command.\n";
@@ -80,6 +85,19 @@ constexpr const char* kCheckUsage =
     "  --json              print JSON instead of a table\n"
     "  -h, --help          this text\n";
 
+constexpr const char* kStatusUsage =
+    "usage: outpost status [-c PATH] [--json]\n"
+    "\n"
+    "Asks the running agent over its query socket (query_socket) for its status: forwarding,\n"
+    "endpoints, log files, check runs, DogStatsD and its own counters. Exits 1 when the agent\n"
+    "does not answer, saying why.\n"
+    "\n"
+    "options:\n"
+    "  -c, --config PATH   directory holding outpost.yaml and conf.d/, or the file itself\n"
+    "                      (default /etc/outpost)\n"
+    "  --json              print the JSON document as the socket returns it\n"
+    "  -h, --help          this text\n";
+
 constexpr const char* kVersionUsage =
     "usage: outpost version\n"
     "\n"
@@ -109,7 +127,7 @@ bool parseOptions(std::string_view command, const std::vector<std::string_view>&
       opts.config = std::string(args[++i]);
     } else if (takes_config && a.starts_with("--config=")) {
       opts.config = std::string(a.substr(9));
-    } else if (command == "check" && a == "--json") {
+    } else if ((command == "check" || command == "status") && a == "--json") {
       opts.json = true;
     } else if (command == "check" && opts.check_name.empty() && !a.starts_with("-")) {
       opts.check_name = std::string(a);
@@ -197,6 +215,100 @@ int cmdConfigcheck(const Options& opts) {
   }
   std::fputs(renderConfigcheck(*result.loaded).c_str(), stdout);
   return 0;
+}
+
+// query_socket as configured; in local mode, when left at its default, run_path/query.sock
+// (a newcomer's `./dev run` need not own /run/outpost).
+std::string querySocketPath(const LoadedConfig& loaded) {
+  const Config& c = loaded.config;
+  const auto it = loaded.origins.find("query_socket");
+  const bool defaulted =
+      it == loaded.origins.end() || it->second.kind == ConfigOrigin::Kind::kDefault;
+  if (c.localMode() && defaulted) {
+    return c.run_path + "/query.sock";
+  }
+  return c.query_socket;
+}
+
+nlohmann::json forwarderStatus(const Forwarder& f) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : f.status()) {
+    out.push_back({{"endpoint", e.name},
+                   {"url", e.url},
+                   {"primary", e.primary},
+                   {"delivered", e.delivered},
+                   {"retries", e.retries},
+                   {"dropped", e.dropped},
+                   {"bytes_sent", e.bytes_sent},
+                   {"queued", e.queued},
+                   {"queued_bytes", e.queued_bytes},
+                   {"spool_bytes", e.spool_bytes},
+                   {"spool_records", e.spool_records},
+                   {"last_error", e.last_error},
+                   {"last_latency_ms", e.last_latency_ms},
+                   {"api_key_invalid", e.api_key_invalid}});
+  }
+  return nlohmann::json{{"endpoints", out}};
+}
+
+nlohmann::json logsStatus(const logs::LogsSource& l) {
+  const auto st = l.status();
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& f : st.files) {
+    files.push_back({{"path", f.path},
+                     {"source", f.source},
+                     {"draining", f.draining},
+                     {"size", f.size},
+                     {"offset_read", f.offset_read},
+                     {"offset_committed", f.offset_committed},
+                     {"lag_bytes", f.size > f.offset_committed ? f.size - f.offset_committed : 0},
+                     {"bytes_read", f.stats.bytes_read},
+                     {"lines", f.stats.lines},
+                     {"dropped_by_rule", f.stats.dropped_by_rule},
+                     {"truncated", f.stats.truncated},
+                     {"truncations_seen", f.stats.truncations_seen},
+                     {"last_error", f.stats.last_error}});
+  }
+  return nlohmann::json{{"files", files},
+                        {"not_tailed", st.not_tailed},
+                        {"errors", st.errors},
+                        {"rotations", st.rotations}};
+}
+
+nlohmann::json checksStatus(const checks::CheckRunner& r) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& i : r.status()) {
+    out.push_back({{"check", i.check},
+                   {"config", i.file},
+                   {"interval_s", i.interval_s},
+                   {"runs", i.runs},
+                   {"failures", i.failures},
+                   {"skipped", i.skipped},
+                   {"last_run", i.last_run},
+                   {"last_duration_ms", i.last_duration_ms},
+                   {"last_series", i.last_series},
+                   {"last_error", i.last_error},
+                   {"status", i.runs == 0            ? "pending"
+                              : i.last_error.empty() ? "OK"
+                                                     : "ERROR"}});
+  }
+  return nlohmann::json{{"instances", out}};
+}
+
+nlohmann::json telemetryStatus(const Telemetry& t) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& s : t.snapshot()) {
+    std::string key = s.name;
+    if (!s.tags.empty()) {
+      key += "{";
+      for (size_t i = 0; i < s.tags.size(); ++i) {
+        key += (i ? "," : "") + s.tags[i];
+      }
+      key += "}";
+    }
+    out[key] = s.value;
+  }
+  return out;
 }
 
 const char* seriesTypeName(SeriesType t) {
@@ -320,6 +432,113 @@ int cmdCheck(const Options& opts) {
   return rc;
 }
 
+void printSection(const char* title) {
+  const std::string line(std::strlen(title), '=');
+  std::printf("\n%s\n%s\n%s\n", line.c_str(), title, line.c_str());
+}
+
+std::string jsonText(const nlohmann::json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+int cmdStatus(const Options& opts) {
+  ConfigResult result = loadConfig(opts.config);
+  if (!result.loaded) {
+    printMessages(result.errors, "error");
+    return 1;
+  }
+  const std::string socket = querySocketPath(*result.loaded);
+  const query::ClientResult r = query::queryGet(socket, "/v1/status");
+  if (!r.ok) {
+    if (r.error_number == ENOENT || r.error_number == ECONNREFUSED) {
+      std::fprintf(stderr,
+                   "outpost is not running: nothing answers on %s (is outpost running? try "
+                   "`systemctl status outpost`, or start it with `outpost run -c %s`)\n",
+                   socket.c_str(), opts.config.c_str());
+    } else if (r.error_number == EACCES) {
+      std::fprintf(stderr,
+                   "permission denied on %s: join its group (sudo usermod -aG %s $USER, then log "
+                   "in again) or run as root\n",
+                   socket.c_str(), result.loaded->config.query_socket_group.c_str());
+    } else {
+      std::fprintf(stderr, "outpost did not answer on %s: %s\n", socket.c_str(), r.error.c_str());
+    }
+    return 1;
+  }
+  if (r.status != 200) {
+    std::fprintf(stderr, "outpost answered %d: %s\n", r.status, r.body.c_str());
+    return 1;
+  }
+  if (opts.json) {
+    std::puts(r.body.c_str());
+    return 0;
+  }
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (!j.is_object()) {
+    std::fprintf(stderr, "outpost answered something that is not JSON\n");
+    return 1;
+  }
+  printSection(("Outpost (v" + jsonText(j["version"]) + ")").c_str());
+  std::printf("  Pid: %s\n  Hostname: %s\n  Config: %s\n  Uptime: %.0f s\n  Forwarding: %s\n",
+              jsonText(j["pid"]).c_str(), jsonText(j["hostname"]).c_str(),
+              jsonText(j["config_file"]).c_str(), j.value("uptime_s", 0.0),
+              jsonText(j["forwarding"]).c_str());
+  if (j.contains("forwarder")) {
+    printSection("Forwarder");
+    for (const auto& e : j["forwarder"]["endpoints"]) {
+      std::printf(
+          "  %s (%s)%s\n    delivered %s, retries %s, dropped %s, queued %s, spooled %s "
+          "records%s%s\n",
+          jsonText(e["endpoint"]).c_str(), jsonText(e["url"]).c_str(),
+          e.value("primary", false) ? "" : " [additional]", jsonText(e["delivered"]).c_str(),
+          jsonText(e["retries"]).c_str(), jsonText(e["dropped"]).c_str(),
+          jsonText(e["queued"]).c_str(), jsonText(e["spool_records"]).c_str(),
+          e.value("api_key_invalid", false) ? "\n    API KEY REJECTED by the intake" : "",
+          e.value("last_error", "").empty()
+              ? ""
+              : ("\n    last error: " + e.value("last_error", "")).c_str());
+    }
+  }
+  if (j.contains("logs")) {
+    printSection("Logs");
+    for (const auto& f : j["logs"]["files"]) {
+      std::printf(
+          "  %s (%s)\n    read %s of %s bytes, committed %s (lag %s), %s lines, %s dropped "
+          "by rules, %s truncated%s\n",
+          jsonText(f["path"]).c_str(), jsonText(f["source"]).c_str(),
+          jsonText(f["offset_read"]).c_str(), jsonText(f["size"]).c_str(),
+          jsonText(f["offset_committed"]).c_str(), jsonText(f["lag_bytes"]).c_str(),
+          jsonText(f["lines"]).c_str(), jsonText(f["dropped_by_rule"]).c_str(),
+          jsonText(f["truncated"]).c_str(),
+          f.value("last_error", "").empty()
+              ? ""
+              : ("\n    last error: " + f.value("last_error", "")).c_str());
+    }
+    if (!j["logs"]["not_tailed"].empty()) {
+      std::printf("  not tailed (over open_files_limit): %zu files\n",
+                  j["logs"]["not_tailed"].size());
+    }
+  }
+  if (j.contains("checks")) {
+    printSection("Checks");
+    for (const auto& c : j["checks"]["instances"]) {
+      std::printf("  %-12s [%s] every %.0f s: %s runs, %s failures, last %.2f ms, %s series%s\n",
+                  jsonText(c["check"]).c_str(), jsonText(c["status"]).c_str(),
+                  c.value("interval_s", 0.0), jsonText(c["runs"]).c_str(),
+                  jsonText(c["failures"]).c_str(), c.value("last_duration_ms", 0.0),
+                  jsonText(c["last_series"]).c_str(),
+                  c.value("last_error", "").empty()
+                      ? ""
+                      : ("\n      error: " + c.value("last_error", "")).c_str());
+    }
+  }
+  if (j.contains("dogstatsd")) {
+    printSection("DogStatsD");
+    std::printf("  contexts: %s\n", jsonText(j["dogstatsd"]["contexts"]).c_str());
+  }
+  return 0;
+}
+
 int cmdRun(const Options& opts) {
   // Payload buffers (hundreds of KiB to a few MiB, one per batch) are allocated on the loop and
   // freed on a worker after compression, hundreds of times a second on a busy host. With glibc's
@@ -359,6 +578,7 @@ int cmdRun(const Options& opts) {
     forwarder = f.get();
     daemon.addComponent(std::move(f));
   }
+  checks::CheckRunner* check_runner = nullptr;
   {
     std::vector<ConfigMessage> errors, warnings;  // already reported by checkHostChecks
     checks::CheckRunner::Options o;
@@ -366,8 +586,10 @@ int cmdRun(const Options& opts) {
     o.host_tags = config.tags;
     o.paths = checks::hostPathsFrom(config);
     o.instances = checks::parseCheckInstances(daemon.config().confd, errors, warnings);
-    daemon.addComponent(std::make_unique<checks::CheckRunner>(
-        daemon.loop(), daemon.workers(), daemon.telemetry(), std::move(o), forwarder));
+    auto runner = std::make_unique<checks::CheckRunner>(
+        daemon.loop(), daemon.workers(), daemon.telemetry(), std::move(o), forwarder);
+    check_runner = runner.get();
+    daemon.addComponent(std::move(runner));
     daemon.addComponent(std::make_unique<checks::HostMetadata>(
         daemon.loop(), daemon.telemetry(), config, forwarder, checks::HostMetadata::Options{}));
   }
@@ -388,11 +610,14 @@ int cmdRun(const Options& opts) {
     daemon.addComponent(std::make_unique<traces::TraceReceiver>(daemon.loop(), daemon.telemetry(),
                                                                 std::move(options), forwarder));
   }
+  logs::LogsSource* logs_source = nullptr;
   if (config.logs_enabled) {
     std::vector<ConfigMessage> errors;  // already reported by checkLogSources
-    daemon.addComponent(std::make_unique<logs::LogsSource>(
+    auto l = std::make_unique<logs::LogsSource>(
         daemon.loop(), daemon.telemetry(), logs::LogsSource::optionsFrom(daemon.config(), errors),
-        forwarder));
+        forwarder);
+    logs_source = l.get();
+    daemon.addComponent(std::move(l));
   } else {
     size_t sources = 0;
     for (const auto& entry : daemon.config().confd) {
@@ -404,6 +629,33 @@ int cmdRun(const Options& opts) {
                "collected",
                sources);
     }
+  }
+  // The query socket starts last and stops first: the components it reads outlive it.
+  {
+    query::QueryService::Options qo;
+    qo.socket_path = querySocketPath(daemon.config());
+    qo.group = config.query_socket_group;
+    qo.hostname = config.hostname;
+    qo.config_file = daemon.config().config_file;
+    qo.local_mode = config.localMode();
+    auto q = std::make_unique<query::QueryService>(daemon.loop(), daemon.telemetry(), qo);
+    if (forwarder != nullptr) {
+      q->addSection("forwarder", [forwarder] { return forwarderStatus(*forwarder); });
+    }
+    if (logs_source != nullptr) {
+      q->addSection("logs", [logs_source] { return logsStatus(*logs_source); });
+    }
+    if (check_runner != nullptr) {
+      q->addSection("checks", [check_runner] { return checksStatus(*check_runner); });
+    }
+    if (dogstatsd != nullptr) {
+      q->addSection("dogstatsd", [dogstatsd] {
+        return nlohmann::json{{"contexts", dogstatsd->contexts()}};
+      });
+    }
+    Telemetry* telemetry = &daemon.telemetry();
+    q->addSection("telemetry", [telemetry] { return telemetryStatus(*telemetry); });
+    daemon.addComponent(std::move(q));
   }
   return daemon.run();
 }
@@ -451,6 +703,16 @@ int cliMain(int argc, char** argv) {
       return 0;
     }
     return cmdCheck(opts);
+  }
+  if (command == "status") {
+    if (!parseOptions(command, args, true, opts)) {
+      return 2;
+    }
+    if (opts.help) {
+      std::fputs(kStatusUsage, stdout);
+      return 0;
+    }
+    return cmdStatus(opts);
   }
   if (command == "version" || command == "--version") {
     if (!parseOptions("version", args, false, opts)) {

@@ -14,7 +14,6 @@ namespace {
 #define FIELD(member) [](Config& c) -> FieldRef { return &c.member; }
 
 constexpr std::string_view kDogstatsd = "DogStatsD (issue 4)";
-constexpr std::string_view kQuery = "the query socket (issue 8)";
 constexpr std::string_view kSources = "the sources and the forwarder (issues 3-7)";
 
 std::vector<KeyDef> buildSchema() {
@@ -78,15 +77,13 @@ std::vector<KeyDef> buildSchema() {
        .field = FIELD(confd_path)},
       {.key = "query_socket",
        .default_value = std::string("/run/outpost/query.sock"),
-       .description = "Unix socket of the local query API. A relative path is taken from "
-                      "run_path.",
-       .field = FIELD(query_socket),
-       .pending = kQuery},
+       .description = "Unix socket of the local query API (mode 0660). A relative path is "
+                      "taken from run_path; in local mode the default is run_path/query.sock.",
+       .field = FIELD(query_socket)},
       {.key = "query_socket_group",
        .default_value = std::string("outpost"),
        .description = "Group owning the query socket (mode 0660).",
-       .field = FIELD(query_socket_group),
-       .pending = kQuery},
+       .field = FIELD(query_socket_group)},
       // --- Daemon ---------------------------------------------------------------------------
       {.key = "shutdown_timeout",
        .default_value = int64_t{10},

@@ -1279,6 +1279,19 @@ bool HttpServer::Impl::listenUnix(const std::string& path, int mode, std::string
     if (!S_ISSOCK(st.st_mode)) {
       return set_error("a file that is not a socket is in the way");
     }
+    // Stale only if nobody answers on it: another live process keeps its socket.
+    sockaddr_un probe_addr{};
+    probe_addr.sun_family = AF_UNIX;
+    std::memcpy(probe_addr.sun_path, path.c_str(), path.size() + 1);
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (probe >= 0) {
+      const int rc = ::connect(probe, reinterpret_cast<sockaddr*>(&probe_addr), sizeof probe_addr);
+      const bool live = rc == 0 || errno == EAGAIN || errno == EINPROGRESS;
+      ::close(probe);
+      if (live) {
+        return set_error("another process is listening on it");
+      }
+    }
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return set_error(fmt::format("cannot remove the stale socket: {}", std::strerror(errno)));
     }

@@ -934,6 +934,19 @@ TEST_F(HttpServerTest, UnixSocketReplacesAStaleSocketButNotAFile) {
   EXPECT_EQ(testing::readFile(file), "data");
 
   EXPECT_FALSE(server_->listenUnix("/" + std::string(200, 'x'), 0600, &error));
+
+  // A socket someone still listens on is not taken over.
+  const std::string live = dir_.file("live.sock");
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, live.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  EXPECT_FALSE(server_->listenUnix(live, 0600, &error));
+  EXPECT_NE(error.find("another process is listening"), std::string::npos) << error;
+  EXPECT_EQ(::access(live.c_str(), F_OK), 0);
+  ::close(fd);
 }
 
 // --- listening --------------------------------------------------------------------------------

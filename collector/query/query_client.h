@@ -1,0 +1,21 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+// A minimal blocking HTTP/1.1 client for the query socket (`outpost status`): one request,
+// `Connection: close`, the whole response read until the daemon closes.
+namespace outpost::query {
+
+struct ClientResult {
+  bool ok = false;  // a response was read
+  int status = 0;
+  std::string body;
+  std::string error;     // why not: the socket is missing, permission denied, ...
+  int error_number = 0;  // errno of the failure (ENOENT, ECONNREFUSED, EACCES, ...)
+};
+
+ClientResult queryGet(const std::string& socket_path, const std::string& target,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace outpost::query

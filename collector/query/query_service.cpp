@@ -1,0 +1,159 @@
+#include "collector/query/query_service.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "core/log.h"
+#include "core/version.h"
+
+namespace outpost::query {
+
+HttpResponse errorResponse(int status, std::string_view error, std::string_view detail) {
+  nlohmann::json j = {{"error", error}, {"detail", detail}};
+  return HttpResponse::json(status, j.dump());
+}
+
+QueryService::QueryService(uv_loop_t* loop, Telemetry& telemetry, Options options)
+    : loop_(loop),
+      telemetry_(telemetry),
+      options_(std::move(options)),
+      requests_(telemetry.counter("outpost.query.requests", {}, "query socket requests")),
+      errors_(telemetry.counter("outpost.query.errors", {},
+                                "query socket requests answered with an error")) {}
+
+QueryService::~QueryService() = default;
+
+void QueryService::addSection(std::string name, Section section) {
+  sections_.emplace_back(std::move(name), std::move(section));
+}
+
+bool QueryService::start() {
+  started_ = std::chrono::steady_clock::now();
+  started_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  const std::filesystem::path path(options_.socket_path);
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  HttpServer::Options o;
+  o.name = "query";
+  o.max_body_bytes = 1 << 20;
+  o.max_connections = 64;
+  server_ = std::make_unique<HttpServer>(
+      loop_, o,
+      [this](HttpRequest& req, HttpServer::Respond respond) { handle(req, std::move(respond)); },
+      telemetry_);
+  std::string error;
+  if (!server_->listenUnix(options_.socket_path, 0660, &error)) {
+    // Not fatal: the agent still collects and forwards; only local questions go unanswered.
+    LOG_ERROR("query", "query socket disabled: {}", error);
+    server_.reset();
+    return true;
+  }
+  if (!options_.group.empty()) {
+    if (const group* g = ::getgrnam(options_.group.c_str()); g != nullptr) {
+      if (::chown(options_.socket_path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+        LOG_WARN("query", "cannot give {} to group {}: {}", options_.socket_path, options_.group,
+                 std::strerror(errno));
+      }
+    } else {
+      LOG_INFO("query",
+               "group '{}' does not exist: {} keeps the daemon's group (mode 0660: only that "
+               "group and this user may ask)",
+               options_.group, options_.socket_path);
+    }
+  }
+  LOG_INFO("query", "answering on {} (curl --unix-socket {} http://outpost/v1/status)",
+           options_.socket_path, options_.socket_path);
+  return true;
+}
+
+void QueryService::stop(std::function<void()> done) {
+  if (!server_) {
+    done();
+    return;
+  }
+  server_->shutdown([this, done = std::move(done)] {
+    ::unlink(options_.socket_path.c_str());
+    done();
+  });
+}
+
+nlohmann::json QueryService::status() const {
+  const auto uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  nlohmann::json j = {
+      {"version", versionString()},
+      {"pid", static_cast<int64_t>(::getpid())},
+      {"hostname", options_.hostname},
+      {"config_file", options_.config_file},
+      {"started_at", started_unix_},
+      {"uptime_s", uptime},
+      {"forwarding", options_.local_mode ? "off: local mode (no api_key)" : "on"},
+  };
+  for (const auto& [name, section] : sections_) {
+    try {
+      j[name] = section();
+    } catch (const std::exception& e) {
+      j[name] = {{"error", e.what()}};
+    }
+  }
+  return j;
+}
+
+void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
+  requests_.inc();
+  LOG_INFO("query", "{} {} from pid {} uid {}", req.method, req.target,
+           req.peer_pid ? std::to_string(*req.peer_pid) : "?",
+           req.peer_uid ? std::to_string(*req.peer_uid) : "?");
+  auto fail = [&](int status, std::string_view error, std::string_view detail) {
+    errors_.inc();
+    respond(errorResponse(status, error, detail));
+  };
+  const bool is_get = req.method == "GET" || req.method == "HEAD";
+  if (req.path == "/v1/status") {
+    if (!is_get) {
+      fail(405, "method not allowed", "/v1/status answers GET");
+      return;
+    }
+    nlohmann::json doc = status();
+    std::string section;
+    if (req.query.rfind("section=", 0) == 0) {
+      section = req.query.substr(8);
+    } else if (!req.query.empty()) {
+      fail(400, "bad query", "the only parameter of /v1/status is section=NAME");
+      return;
+    }
+    if (!section.empty()) {
+      if (!doc.contains(section) || !doc[section].is_object()) {
+        std::string known;
+        for (const auto& [name, s] : sections_) {
+          known += known.empty() ? name : ", " + name;
+        }
+        fail(404, "unknown section", "sections: " + known);
+        return;
+      }
+      doc = doc[section];
+    }
+    respond(HttpResponse::json(200, doc.dump()));
+    return;
+  }
+  if (req.path == "/v1/checks") {
+    if (!is_get) {
+      fail(405, "method not allowed", "/v1/checks answers GET");
+      return;
+    }
+    nlohmann::json doc = status();
+    respond(HttpResponse::json(200, doc.contains("checks") ? doc["checks"].dump() : "{}"));
+    return;
+  }
+  fail(404, "not found",
+       "endpoints: GET /v1/status[?section=NAME], GET /v1/checks (docs/query-api.md)");
+}
+
+}  // namespace outpost::query

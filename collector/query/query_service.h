@@ -1,0 +1,66 @@
+#pragma once
+
+#include <uv.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/component.h"
+#include "core/http_server.h"
+#include "core/telemetry.h"
+
+// The query socket (issue 8): HTTP/1.1 with JSON bodies on a Unix stream socket, mode 0660,
+// group query_socket_group, never on TCP. Each request is logged with the peer's pid and uid
+// (SO_PEERCRED). Errors are JSON {"error", "detail"} with a proper status code. Built so far:
+// GET /v1/status (every section, or ?section=NAME) and GET /v1/checks; the log search, tail,
+// metrics and traces endpoints arrive with the rest of issue 8 (docs/query-api.md).
+namespace outpost::query {
+
+class QueryService : public Component {
+ public:
+  struct Options {
+    std::string socket_path;  // absolute
+    std::string group;        // chgrp'ed to it when the group exists
+    std::string hostname;
+    std::string config_file;
+    bool local_mode = false;
+  };
+  // A status section: computed on the loop when asked for.
+  using Section = std::function<nlohmann::json()>;
+
+  QueryService(uv_loop_t* loop, Telemetry& telemetry, Options options);
+  ~QueryService() override;
+
+  // Sections appear in /v1/status in the order they were added.
+  void addSection(std::string name, Section section);
+
+  std::string_view name() const override { return "query"; }
+  bool start() override;
+  void stop(std::function<void()> done) override;
+
+  // The whole status document (also what `outpost status` prints).
+  nlohmann::json status() const;
+
+ private:
+  void handle(HttpRequest& req, HttpServer::Respond respond);
+
+  uv_loop_t* loop_;
+  Telemetry& telemetry_;
+  Options options_;
+  std::vector<std::pair<std::string, Section>> sections_;
+  std::unique_ptr<HttpServer> server_;
+  std::chrono::steady_clock::time_point started_;
+  int64_t started_unix_ = 0;
+  Counter& requests_;
+  Counter& errors_;
+};
+
+// {"error": error, "detail": detail} with `status`.
+HttpResponse errorResponse(int status, std::string_view error, std::string_view detail);
+
+}  // namespace outpost::query
