@@ -148,6 +148,10 @@ std::vector<std::string_view> splitLines(std::string_view text) {
   return out;
 }
 
+std::vector<std::string_view> firstLineFields(std::string_view text) {
+  return splitFields(text.substr(0, text.find('\n')));
+}
+
 uint64_t parseU64(std::string_view field, const std::string& what) {
   uint64_t v = 0;
   const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), v);

@@ -99,6 +99,7 @@ const std::vector<std::string>& builtinChecks();
 std::string readFile(const std::string& path);  // throws CheckError naming the path
 std::vector<std::string_view> splitFields(std::string_view line);
 std::vector<std::string_view> splitLines(std::string_view text);
+std::vector<std::string_view> firstLineFields(std::string_view text);
 uint64_t parseU64(std::string_view field, const std::string& what);  // throws CheckError
 double parseDouble(std::string_view field, const std::string& what);
 // Instance settings: a list of strings, a bool, a regex (RE2 syntax, checked). Throw CheckError

@@ -12,7 +12,7 @@ class FileHandleCheck : public Check {
   void run(Sender& sender) override {
     const std::string path = paths_.proc + "/sys/fs/file-nr";
     const std::string text = readFile(path);
-    const auto f = splitFields(splitLines(text).empty() ? "" : splitLines(text)[0]);
+    const auto f = firstLineFields(text);
     if (f.size() < 3) {
       throw CheckError(path + ": 3 numbers expected");
     }

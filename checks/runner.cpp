@@ -245,18 +245,7 @@ void CheckRunner::runNow(const std::shared_ptr<Instance>& self) {
         }
         raw->st.last_series = out.series.size();
         if (!raw->timed_out) {
-          std::vector<std::string> tags = raw->config.tags;
-          tags.push_back("check:" + raw->config.check);
-          for (const char* name : {"datadog.agent.check_status", "outpost.check.status"}) {
-            ServiceCheckRun sc;
-            sc.check = name;
-            sc.host = options_.hostname;
-            sc.timestamp = static_cast<int64_t>(now);
-            sc.status = ok ? 0 : 2;
-            sc.message = ok ? "" : *error;
-            sc.tags = tags;
-            out.service_checks.push_back(std::move(sc));
-          }
+          addStatusChecks(*raw, now, ok ? 0 : 2, ok ? "" : *error, out);
         }
         submit(std::move(out));
         if (stopping_ && running_ == 0 && stop_done_) {
@@ -270,6 +259,23 @@ void CheckRunner::runNow(const std::shared_ptr<Instance>& self) {
     inst.running = false;
     ++inst.st.skipped;
     skipped_.inc();
+  }
+}
+
+// datadog.agent.check_status (as the Agent names it) and outpost.check.status, tag check:<name>.
+void CheckRunner::addStatusChecks(const Instance& inst, double now, int status,
+                                  const std::string& message, Sender::Output& out) const {
+  std::vector<std::string> tags = inst.config.tags;
+  tags.push_back("check:" + inst.config.check);
+  for (const char* name : {"datadog.agent.check_status", "outpost.check.status"}) {
+    ServiceCheckRun sc;
+    sc.check = name;
+    sc.host = options_.hostname;
+    sc.timestamp = static_cast<int64_t>(now);
+    sc.status = status;
+    sc.message = message;
+    sc.tags = tags;
+    out.service_checks.push_back(std::move(sc));
   }
 }
 
@@ -290,18 +296,7 @@ void CheckRunner::checkTimeouts() {
         fmt::format("timed out: still running after {:.0f} s", (now_ms - inst->started_ms) / 1000);
     LOG_WARN("checks", "{} ({}): {}", inst->config.check, inst->config.file, inst->st.last_error);
     Sender::Output out;
-    std::vector<std::string> tags = inst->config.tags;
-    tags.push_back("check:" + inst->config.check);
-    for (const char* name : {"datadog.agent.check_status", "outpost.check.status"}) {
-      ServiceCheckRun sc;
-      sc.check = name;
-      sc.host = options_.hostname;
-      sc.timestamp = static_cast<int64_t>(wallSeconds());
-      sc.status = 2;
-      sc.message = inst->st.last_error;
-      sc.tags = tags;
-      out.service_checks.push_back(std::move(sc));
-    }
+    addStatusChecks(*inst, wallSeconds(), 2, inst->st.last_error, out);
     submit(std::move(out));
   }
 }

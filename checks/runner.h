@@ -81,6 +81,8 @@ class CheckRunner : public Component {
   void finish(Instance& inst, Sender::Output out);
   void submit(Sender::Output out);
   void checkTimeouts();
+  void addStatusChecks(const Instance& inst, double now, int status, const std::string& message,
+                       Sender::Output& out) const;
 
   uv_loop_t* loop_;
   WorkerPool& workers_;

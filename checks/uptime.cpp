@@ -11,7 +11,7 @@ class UptimeCheck : public Check {
   void run(Sender& sender) override {
     const std::string path = paths_.proc + "/uptime";
     const std::string text = readFile(path);
-    const auto f = splitFields(splitLines(text).empty() ? "" : splitLines(text)[0]);
+    const auto f = firstLineFields(text);
     if (f.empty()) {
       throw CheckError(path + ": empty");
     }
