@@ -638,7 +638,10 @@ int cmdRun(const Options& opts) {
     qo.hostname = config.hostname;
     qo.config_file = daemon.config().config_file;
     qo.local_mode = config.localMode();
-    auto q = std::make_unique<query::QueryService>(daemon.loop(), daemon.telemetry(), qo);
+    std::vector<ConfigMessage> errors, warnings;  // already reported by checkLogSources
+    qo.log_sources = logs::parseLogSources(daemon.config().confd, errors, warnings);
+    auto q = std::make_unique<query::QueryService>(daemon.loop(), daemon.workers(),
+                                                   daemon.telemetry(), qo);
     if (forwarder != nullptr) {
       q->addSection("forwarder", [forwarder] { return forwarderStatus(*forwarder); });
     }

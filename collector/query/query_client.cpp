@@ -21,7 +21,36 @@ ClientResult failure(const std::string& what, int err) {
 
 }  // namespace
 
+namespace {
+
+ClientResult exchange(const std::string& socket_path, const std::string& request,
+                      std::chrono::milliseconds timeout);
+
+}  // namespace
+
 ClientResult queryGet(const std::string& socket_path, const std::string& target,
+                      std::chrono::milliseconds timeout) {
+  return exchange(socket_path,
+                  "GET " + target +
+                      " HTTP/1.1\r\nHost: outpost\r\nAccept: application/json\r\n"
+                      "Connection: close\r\n\r\n",
+                  timeout);
+}
+
+ClientResult queryPost(const std::string& socket_path, const std::string& target,
+                       const std::string& json_body, std::chrono::milliseconds timeout) {
+  return exchange(socket_path,
+                  "POST " + target +
+                      " HTTP/1.1\r\nHost: outpost\r\nAccept: application/json\r\n"
+                      "Content-Type: application/json\r\nContent-Length: " +
+                      std::to_string(json_body.size()) + "\r\nConnection: close\r\n\r\n" +
+                      json_body,
+                  timeout);
+}
+
+namespace {
+
+ClientResult exchange(const std::string& socket_path, const std::string& request,
                       std::chrono::milliseconds timeout) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -38,9 +67,6 @@ ClientResult queryGet(const std::string& socket_path, const std::string& target,
     ::close(fd);
     return failure("connect " + socket_path, err);
   }
-  const std::string request = "GET " + target +
-                              " HTTP/1.1\r\nHost: outpost\r\nAccept: application/json\r\n"
-                              "Connection: close\r\n\r\n";
   size_t sent = 0;
   while (sent < request.size()) {
     const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
@@ -98,5 +124,7 @@ ClientResult queryGet(const std::string& socket_path, const std::string& target,
   r.ok = true;
   return r;
 }
+
+}  // namespace
 
 }  // namespace outpost::query

@@ -17,5 +17,9 @@ struct ClientResult {
 
 ClientResult queryGet(const std::string& socket_path, const std::string& target,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// POST with a JSON body.
+ClientResult queryPost(const std::string& socket_path, const std::string& target,
+                       const std::string& json_body,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 }  // namespace outpost::query

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "core/log.h"
 #include "core/version.h"
 
@@ -18,15 +20,19 @@ HttpResponse errorResponse(int status, std::string_view error, std::string_view 
   return HttpResponse::json(status, j.dump());
 }
 
-QueryService::QueryService(uv_loop_t* loop, Telemetry& telemetry, Options options)
+QueryService::QueryService(uv_loop_t* loop, WorkerPool& workers, Telemetry& telemetry,
+                           Options options)
     : loop_(loop),
+      workers_(workers),
       telemetry_(telemetry),
       options_(std::move(options)),
       requests_(telemetry.counter("outpost.query.requests", {}, "query socket requests")),
       errors_(telemetry.counter("outpost.query.errors", {},
                                 "query socket requests answered with an error")) {}
 
-QueryService::~QueryService() = default;
+QueryService::~QueryService() {
+  *alive_ = false;
+}
 
 void QueryService::addSection(std::string name, Section section) {
   sections_.emplace_back(std::move(name), std::move(section));
@@ -152,8 +158,73 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
     respond(HttpResponse::json(200, doc.contains("checks") ? doc["checks"].dump() : "{}"));
     return;
   }
+  if (req.path == "/v1/logs/search") {
+    if (req.method != "POST") {
+      fail(405, "method not allowed", "/v1/logs/search answers POST with a JSON body");
+      return;
+    }
+    search(req, std::move(respond));
+    return;
+  }
   fail(404, "not found",
-       "endpoints: GET /v1/status[?section=NAME], GET /v1/checks (docs/query-api.md)");
+       "endpoints: GET /v1/status[?section=NAME], GET /v1/checks, POST /v1/logs/search "
+       "(docs/query-api.md)");
+}
+
+void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {
+  const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded()) {
+    errors_.inc();
+    respond(errorResponse(400, "bad request", "the body is not JSON"));
+    return;
+  }
+  auto request = std::make_shared<SearchRequest>();
+  std::string error;
+  if (!parseSearchRequest(body, request.get(), &error)) {
+    errors_.inc();
+    respond(errorResponse(400, "bad request", error));
+    return;
+  }
+  if (searches_running_ >= options_.max_concurrent_searches) {
+    errors_.inc();
+    respond(errorResponse(
+        429, "too many searches",
+        fmt::format("{} searches are running; try again when one is done", searches_running_)));
+    return;
+  }
+  ++searches_running_;
+  auto result = std::make_shared<nlohmann::json>();
+  auto sources = std::make_shared<std::vector<logs::LogSourceConfig>>(options_.log_sources);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::weak_ptr<bool> alive = alive_;
+  const bool queued = workers_.submit(
+      [request, sources, result] {
+        const auto files = searchFiles(*sources, *request);
+        SearchResult r = runSearch(*request, files);
+        *result = toJson(r);
+        if (files.empty()) {
+          (*result)["hints"] = nlohmann::json::array(
+              {"no log file matches: the logs configuration (conf.d/*.d/conf.yaml, type: file) "
+               "names none with these filters"});
+        }
+      },
+      [this, alive, result, respond, t0] {
+        if (alive.expired()) {
+          return;
+        }
+        --searches_running_;
+        (*result)["took_ms"] =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
+        // Lines are not always UTF-8: invalid bytes become U+FFFD rather than an exception.
+        respond(HttpResponse::json(
+            200, result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+      });
+  if (!queued) {
+    --searches_running_;
+    errors_.inc();
+    respond(errorResponse(429, "too many searches", "the worker queue is full"));
+  }
 }
 
 }  // namespace outpost::query

@@ -10,15 +10,18 @@
 #include <memory>
 #include <string>
 
+#include "collector/query/log_search.h"
 #include "core/component.h"
 #include "core/http_server.h"
 #include "core/telemetry.h"
+#include "core/worker_pool.h"
 
 // The query socket (issue 8): HTTP/1.1 with JSON bodies on a Unix stream socket, mode 0660,
 // group query_socket_group, never on TCP. Each request is logged with the peer's pid and uid
 // (SO_PEERCRED). Errors are JSON {"error", "detail"} with a proper status code. Built so far:
-// GET /v1/status (every section, or ?section=NAME) and GET /v1/checks; the log search, tail,
-// metrics and traces endpoints arrive with the rest of issue 8 (docs/query-api.md).
+// GET /v1/status (every section, or ?section=NAME), GET /v1/checks and POST /v1/logs/search
+// (log_search.h, on the worker pool); tail, metrics and traces arrive with the rest of issue 8
+// (docs/query-api.md).
 namespace outpost::query {
 
 class QueryService : public Component {
@@ -29,11 +32,15 @@ class QueryService : public Component {
     std::string hostname;
     std::string config_file;
     bool local_mode = false;
+    // The file log sources of the configuration: what /v1/logs/search reads (whether or not
+    // logs_enabled ships them).
+    std::vector<logs::LogSourceConfig> log_sources;
+    size_t max_concurrent_searches = 4;  // more at once are answered 429
   };
   // A status section: computed on the loop when asked for.
   using Section = std::function<nlohmann::json()>;
 
-  QueryService(uv_loop_t* loop, Telemetry& telemetry, Options options);
+  QueryService(uv_loop_t* loop, WorkerPool& workers, Telemetry& telemetry, Options options);
   ~QueryService() override;
 
   // Sections appear in /v1/status in the order they were added.
@@ -48,14 +55,18 @@ class QueryService : public Component {
 
  private:
   void handle(HttpRequest& req, HttpServer::Respond respond);
+  void search(HttpRequest& req, HttpServer::Respond respond);
 
   uv_loop_t* loop_;
+  WorkerPool& workers_;
   Telemetry& telemetry_;
   Options options_;
   std::vector<std::pair<std::string, Section>> sections_;
   std::unique_ptr<HttpServer> server_;
   std::chrono::steady_clock::time_point started_;
   int64_t started_unix_ = 0;
+  size_t searches_running_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   Counter& requests_;
   Counter& errors_;
 };

@@ -8,7 +8,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <utime.h>
+#include <zlib.h>
+#include <zstd.h>
+
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "collector/query/query_client.h"
@@ -133,6 +138,171 @@ TEST(QueryProcessTest, StatusOverTheSocket) {
   auto down = testing::runCommand({OUTPOST_BIN, "status", "-c", dir.path()});
   EXPECT_EQ(down.code, 1);
   EXPECT_NE(down.err.find("outpost is not running"), std::string::npos) << down.err;
+}
+
+// Log search over the configured files and their rotated siblings (plain, .gz, .zst), with
+// every filter, paging, and bad requests. logs_enabled is off: search reads the files anyway.
+TEST(QueryProcessTest, LogSearch) {
+  TempDir dir;
+  auto lines = [](int from, int to) {
+    std::string out;
+    for (int i = from; i <= to; ++i) {
+      out += "2026-11-22T10:00:" + std::to_string(i % 60) + "Z host app[1]: " +
+             (i % 10 == 0   ? "ERROR db timeout after 5s"
+              : i % 10 == 5 ? "error: connection refused"
+                            : "INFO request ok") +
+             " n=" + std::to_string(i) + "\n";
+    }
+    return out;
+  };
+  // Oldest first: app.log.2.gz (1-100), app.log.1 (101-200), app.log (201-300).
+  {
+    const std::string gz = dir.file("logs/app.log.2.gz");
+    std::filesystem::create_directories(dir.file("logs"));
+    gzFile f = gzopen(gz.c_str(), "wb");
+    const std::string text = lines(1, 100);
+    gzwrite(f, text.data(), static_cast<unsigned>(text.size()));
+    gzclose(f);
+  }
+  dir.write("logs/app.log.1", lines(101, 200));
+  dir.write("logs/app.log",
+            lines(201, 299) + "2026-11-22T10:05:00Z host app[1]: ERROR db last, no newline");
+  dir.write("logs/other-a.log", "ERROR in other\nfine\n");
+  // Rotated files are older: their order is by modification time, oldest first.
+  const time_t now = ::time(nullptr);
+  for (const auto& [name, age] :
+       {std::pair<const char*, int>{"logs/app.log.2.gz", 200}, {"logs/app.log.1", 100}}) {
+    utimbuf t{now - age, now - age};
+    ::utime(dir.file(name).c_str(), &t);
+  }
+  dir.write("conf.d/app.d/conf.yaml",
+            "logs:\n"
+            "  - type: file\n    path: " +
+                dir.file("logs/app.log") +
+                "\n    service: app\n    source: myapp\n"
+                "  - type: file\n    path: " +
+                dir.file("logs/other-*.log") + "\n    service: other\n    source: x\n");
+  dir.write("outpost.yaml",
+            "hostname: h\nuse_dogstatsd: false\napm_config:\n  enabled: false\n"
+            "run_path: " +
+                dir.file("run") + "\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  const std::string socket = dir.file("run/query.sock");
+  auto search = [&](const nlohmann::json& body) {
+    auto r = query::queryPost(socket, "/v1/logs/search", body.dump());
+    EXPECT_TRUE(r.ok) << r.error;
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    j["_status"] = r.status;
+    return j;
+  };
+
+  auto r = search({{"query", "ERROR"}, {"limit", 1000}});
+  ASSERT_EQ(r["_status"], 200) << r.dump();
+  // ERROR lines: n % 10 == 0 in 1-299 (29), the last unterminated line, and other-a.log.
+  ASSERT_EQ(r["results"].size(), 31u) << r.dump();
+  EXPECT_EQ(r["results"][0]["file"], dir.file("logs/app.log.2.gz"));
+  EXPECT_EQ(r["results"][0]["line_number"], 10);
+  EXPECT_EQ(r["results"][9]["file"], dir.file("logs/app.log.2.gz"));
+  EXPECT_EQ(r["results"][10]["file"], dir.file("logs/app.log.1"));
+  EXPECT_EQ(r["results"][10]["line_number"], 10);  // n=110 is line 10 of app.log.1
+  EXPECT_NE(r["results"][10]["line"].get<std::string>().find("n=110"), std::string::npos);
+  EXPECT_EQ(r["results"][29]["file"], dir.file("logs/app.log"));
+  EXPECT_EQ(r["results"][29]["line_number"], 100);
+  EXPECT_EQ(r["results"][29]["line"],
+            "2026-11-22T10:05:00Z host app[1]: ERROR db last, no newline");
+  EXPECT_EQ(r["results"][30]["file"], dir.file("logs/other-a.log"));
+  EXPECT_EQ(r["results"][30]["service"], "other");
+  EXPECT_EQ(r["results"][0]["service"], "app");
+  EXPECT_EQ(r["results"][0]["source"], "myapp");
+  EXPECT_EQ(r["truncated"], false);
+  EXPECT_TRUE(r["next_cursor"].is_null());
+  EXPECT_EQ(r["files_scanned"], 4);
+
+  // Case-insensitive: "error:" lines too (n % 10 == 5: 30 of them).
+  r = search({{"query", "error"}, {"case_insensitive", true}, {"limit", 1000}});
+  EXPECT_EQ(r["results"].size(), 61u);
+  // A regex with alternation.
+  r = search({{"query", "timeout|refused"}, {"regex", true}, {"limit", 1000}});
+  EXPECT_EQ(r["results"].size(), 59u);
+  // Patterns are ANDed on one line.
+  r = search({{"patterns", {"ERROR", "n=2"}}, {"limit", 1000}});
+  EXPECT_EQ(r["results"].size(), 11u);  // n=20, 200..290 with ERROR
+  // Filters.
+  r = search({{"query", "ERROR"}, {"service", "other"}});
+  ASSERT_EQ(r["results"].size(), 1u);
+  EXPECT_EQ(r["results"][0]["line_number"], 1);
+  r = search({{"query", "ERROR"}, {"path", "app.log.1"}});
+  EXPECT_EQ(r["results"].size(), 10u);
+  r = search({{"query", "ERROR"}, {"service", "nope"}});
+  EXPECT_EQ(r["results"].size(), 0u);
+  EXPECT_FALSE(r["hints"].empty());
+
+  // Paging: limit 7 and the cursor give the same 31 hits, in order.
+  std::vector<std::string> paged;
+  nlohmann::json cursor = nullptr;
+  for (int page = 0; page < 10; ++page) {
+    nlohmann::json body = {{"query", "ERROR"}, {"limit", 7}};
+    if (!cursor.is_null()) {
+      body["cursor"] = cursor;
+    }
+    r = search(body);
+    ASSERT_EQ(r["_status"], 200) << r.dump();
+    for (const auto& h : r["results"]) {
+      paged.push_back(h["file"].get<std::string>() + ":" +
+                      std::to_string(h["line_number"].get<int>()));
+    }
+    cursor = r["next_cursor"];
+    if (cursor.is_null()) {
+      break;
+    }
+    EXPECT_EQ(r["truncated"], true);
+  }
+  r = search({{"query", "ERROR"}, {"limit", 1000}});
+  std::vector<std::string> all;
+  for (const auto& h : r["results"]) {
+    all.push_back(h["file"].get<std::string>() + ":" + std::to_string(h["line_number"].get<int>()));
+  }
+  EXPECT_EQ(paged, all);
+
+  // Bad requests: 400 with a reason; GET is 405.
+  for (const auto& [body, why] : std::vector<std::pair<std::string, std::string>>{
+           {"{not json", "not JSON"},
+           {R"({"query":"(a","regex":true})", "invalid regex"},
+           {R"({"query":"a","colour":"red"})", "unknown field 'colour'"},
+           {R"({"query":"a","limit":0})", "limit must be"},
+           {R"({"query":"a","limit":100000})", "limit must be"},
+           {R"({"query":""})", "1 to 4096 bytes"},
+           {R"({"regex":true})", "is required"},
+           {R"({"query":"a","from":"-15m"})", "not supported yet"},
+           {R"({"query":"a","cursor":"xyz"})", "cursor"},
+       }) {
+    auto res = query::queryPost(socket, "/v1/logs/search", body);
+    ASSERT_TRUE(res.ok);
+    EXPECT_EQ(res.status, 400) << body;
+    const auto e = nlohmann::json::parse(res.body, nullptr, false);
+    EXPECT_NE(e["detail"].get<std::string>().find(why), std::string::npos)
+        << body << " " << res.body;
+  }
+  EXPECT_EQ(query::queryGet(socket, "/v1/logs/search").status, 405);
+
+  // A zstd-compressed rotation is read too (found at each search).
+  {
+    const std::string plain = "fine\nERROR from zst\n";
+    std::string z(ZSTD_compressBound(plain.size()), '\0');
+    z.resize(ZSTD_compress(z.data(), z.size(), plain.data(), plain.size(), 1));
+    dir.write("logs/other-a.log.1.zst", z);
+    utimbuf t{now - 300, now - 300};
+    ::utime(dir.file("logs/other-a.log.1.zst").c_str(), &t);
+  }
+  r = search({{"query", "ERROR"}, {"service", "other"}});
+  ASSERT_EQ(r["results"].size(), 2u) << r.dump();
+  EXPECT_EQ(r["results"][0]["file"], dir.file("logs/other-a.log.1.zst"));
+  EXPECT_EQ(r["results"][0]["line_number"], 2);
+  EXPECT_EQ(r["results"][0]["line"], "ERROR from zst");
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
 
 // In local mode the default socket is run_path/query.sock, and status says forwarding is off.

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "collector/sources/logs/source_config.h"
+
+// Search through the log files themselves (issue 8, /v1/logs/search): every file the logs
+// configuration covers (its globs expanded) and their rotated siblings, oldest first, plain,
+// .gz or .zst. Literal or regex (RE2) patterns, case-insensitive on request, several patterns
+// ANDed on one line; service/source/path filters; results in file order with file, line number
+// and byte offset; `limit` and an opaque cursor to continue. Reads in 4 MiB chunks; memmem for
+// a case-sensitive literal, RE2 otherwise. Runs on a worker thread; `cancel` stops it between
+// chunks.
+namespace outpost::query {
+
+struct SearchRequest {
+  std::vector<std::string> patterns;  // ANDed; the first one is searched, the rest checked
+  bool regex = false;
+  bool case_insensitive = false;
+  std::string service;
+  std::string source;
+  std::string path;  // a substring of the file path
+  size_t limit = 100;
+  size_t max_line_bytes = 4096;  // longer lines are cut in the answer (line_truncated)
+  std::string cursor;
+};
+
+// Validates a JSON request body: {"query": "..."} or {"patterns": [...]}, plus regex,
+// case_insensitive, service, source, path, limit (1-10000), max_line_bytes, cursor. Unknown
+// fields, wrong types, absurd limits and invalid regexes are errors (the reason in *error).
+bool parseSearchRequest(const nlohmann::json& body, SearchRequest* out, std::string* error);
+
+struct SearchFile {
+  std::string path;
+  std::string service;
+  std::string source;
+  bool compressed = false;  // .gz or .zst
+};
+
+// The files to search, in order: per file source, each file its glob names, preceded by its
+// rotated siblings (oldest first); a file named twice is searched once.
+std::vector<SearchFile> searchFiles(const std::vector<logs::LogSourceConfig>& sources,
+                                    const SearchRequest& request);
+
+struct SearchHit {
+  std::string file;
+  uint64_t line_number = 0;  // 1-based
+  uint64_t offset = 0;       // of the line's first byte (in the decompressed stream)
+  std::string line;
+  bool line_truncated = false;
+  std::string service;
+  std::string source;
+};
+
+struct SearchResult {
+  std::vector<SearchHit> hits;
+  bool truncated = false;   // more matches after these: continue with next_cursor
+  std::string next_cursor;  // empty when there is nothing more
+  uint64_t scanned_bytes = 0;
+  size_t files_scanned = 0;
+  std::vector<std::string> unreadable;  // files that could not be read, with the reason
+  bool cancelled = false;
+};
+
+SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFile>& files,
+                       const std::atomic<bool>* cancel = nullptr);
+
+nlohmann::json toJson(const SearchResult& r);
+
+}  // namespace outpost::query
