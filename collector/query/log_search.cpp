@@ -18,6 +18,7 @@ namespace outpost::query {
 namespace {
 
 constexpr size_t kChunk = 4 << 20;
+constexpr size_t kMaxLine = 64 << 20;  // memory bound for a file without newlines
 
 // --- requests ------------------------------------------------------------------------------
 
@@ -465,10 +466,11 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
       size_t end = buf.size();
       if (!eof) {
         const char* p = static_cast<const char*>(::memrchr(buf.data(), '\n', buf.size()));
-        if (p == nullptr) {
+        if (p == nullptr && buf.size() < kMaxLine) {
           continue;  // a line longer than the chunk: read on
         }
-        end = static_cast<size_t>(p - buf.data()) + 1;
+        // A line longer than kMaxLine is searched in pieces rather than held whole.
+        end = p == nullptr ? buf.size() : static_cast<size_t>(p - buf.data()) + 1;
       }
       const char* text = buf.data();
       size_t pos = 0;
