@@ -2,15 +2,18 @@
 
 #include <fcntl.h>
 #include <re2/re2.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <memory>
 #include <set>
 
+#include "collector/query/timestamps.h"
 #include "collector/sources/logs/path_glob.h"
 
 namespace outpost::query {
@@ -133,6 +136,7 @@ class Matcher {
 class Reader {
  public:
   virtual ~Reader() = default;
+  virtual void seek(uint64_t offset) { (void)offset; }
   // Appends up to `max` bytes to `out`; 0 at the end; -1 on error (*error set).
   virtual ssize_t read(std::string& out, size_t max, std::string* error) = 0;
 };
@@ -141,6 +145,7 @@ class PlainReader : public Reader {
  public:
   explicit PlainReader(int fd) : fd_(fd) {}
   ~PlainReader() override { ::close(fd_); }
+  void seek(uint64_t offset) override { ::lseek(fd_, static_cast<off_t>(offset), SEEK_SET); }
   ssize_t read(std::string& out, size_t max, std::string* error) override {
     const size_t old = out.size();
     out.resize(old + max);
@@ -258,9 +263,92 @@ uint64_t countLines(const char* p, size_t n) {
   return lines;
 }
 
+// The start of the first line at or after `pos` (pos itself when it starts a line).
+uint64_t lineStartAtOrAfter(int fd, uint64_t pos, uint64_t size) {
+  if (pos == 0) {
+    return 0;
+  }
+  char buf[65536];
+  uint64_t at = pos - 1;
+  while (at < size) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(at));
+    if (n <= 0) {
+      return size;
+    }
+    const void* nl = std::memchr(buf, '\n', static_cast<size_t>(n));
+    if (nl != nullptr) {
+      return at + static_cast<uint64_t>(static_cast<const char*>(nl) - buf) + 1;
+    }
+    at += static_cast<uint64_t>(n);
+  }
+  return size;
+}
+
+// From the line starting at `pos`: the first line (before `limit`, within 1 MiB) with a
+// timestamp, as (its start, its time).
+std::optional<std::pair<uint64_t, int64_t>> firstStamped(int fd, uint64_t pos, uint64_t limit,
+                                                         TimeFormat fmt, int64_t now_ms) {
+  std::string buf(1 << 20, '\0');
+  const uint64_t want = std::min<uint64_t>(buf.size(), limit > pos ? limit - pos : 0);
+  if (want == 0) {
+    return std::nullopt;
+  }
+  const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(pos));
+  if (n <= 0) {
+    return std::nullopt;
+  }
+  size_t start = 0;
+  const size_t len = static_cast<size_t>(n);
+  while (start < len) {
+    const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', len - start));
+    const size_t end = nl == nullptr ? len : static_cast<size_t>(nl - buf.data());
+    if (auto t = lineTime(std::string_view(buf.data() + start, end - start), fmt, now_ms)) {
+      return std::make_pair(pos + start, *t);
+    }
+    if (nl == nullptr) {
+      break;
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+// The start of the first line stamped at or after `target` (after it, when `after`), in a
+// file whose lines are in time order; lines without a stamp go with the stamped line before
+// them. Binary search on byte offsets, then a short forward scan.
+uint64_t firstOffsetFrom(int fd, uint64_t size, int64_t target, bool after, TimeFormat fmt,
+                         int64_t now_ms) {
+  auto before = [&](int64_t t) { return after ? t <= target : t < target; };
+  uint64_t lo = 0;  // a line start whose stamped line is before the target (or 0)
+  uint64_t hi = size;
+  while (hi - lo > (64u << 10)) {
+    const uint64_t mid = lineStartAtOrAfter(fd, lo + (hi - lo) / 2, size);
+    const auto st = mid < hi ? firstStamped(fd, mid, hi, fmt, now_ms) : std::nullopt;
+    if (!st || !before(st->second)) {
+      hi = mid;
+    } else {
+      lo = st->first;
+    }
+  }
+  uint64_t pos = lo;
+  while (pos < size) {
+    const auto st = firstStamped(fd, pos, size, fmt, now_ms);
+    if (!st) {
+      return size;
+    }
+    if (!before(st->second)) {
+      return st->first;
+    }
+    pos = lineStartAtOrAfter(fd, st->first + 1, size);
+  }
+  return size;
+}
+
 }  // namespace
 
-bool parseSearchRequest(const nlohmann::json& body, SearchRequest* out, std::string* error) {
+bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchRequest* out,
+                        std::string* error) {
+  out->now_ms = now_ms;
   if (!body.is_object()) {
     *error = "the body must be a JSON object";
     return false;
@@ -276,8 +364,27 @@ bool parseSearchRequest(const nlohmann::json& body, SearchRequest* out, std::str
       return false;
     }
   }
-  if (body.contains("from") || body.contains("to")) {
-    *error = "from/to: time ranges are not supported yet; search without them";
+  for (const char* key : {"from", "to"}) {
+    if (!body.contains(key)) {
+      continue;
+    }
+    const auto& v = body[key];
+    std::optional<int64_t> t;
+    if (v.is_number_integer()) {
+      t = v.get<int64_t>();
+    } else if (v.is_string()) {
+      t = parseTimeArg(v.get<std::string>(), now_ms);
+    }
+    if (!t) {
+      *error = std::string(key) +
+               ": RFC 3339 (2026-11-22T09:10:00Z), epoch milliseconds, or relative (-15m, "
+               "now-2h, -1d) expected";
+      return false;
+    }
+    (std::string_view(key) == "from" ? out->from_ms : out->to_ms) = t;
+  }
+  if (out->from_ms && out->to_ms && *out->from_ms > *out->to_ms) {
+    *error = "from is after to";
     return false;
   }
   if (body.contains("query")) {
@@ -425,19 +532,95 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
     }
   }
   const size_t want = request.limit;
+  const bool timed = request.from_ms || request.to_ms;
+  const int64_t from = request.from_ms.value_or(INT64_MIN);
+  const int64_t to = request.to_ms.value_or(INT64_MAX);
   for (size_t fi = first_file; fi < files.size(); ++fi) {
     const SearchFile& f = files[fi];
     std::string error;
+    const bool resuming = fi == first_file && !request.cursor.empty();
+    uint64_t skip_to = resuming ? start.offset : 0;
+    uint64_t stop_at = UINT64_MAX;  // stream offset where the time range ends
+    bool filter_hits_by_time = false;
+    if (timed) {
+      struct stat st {};
+      if (::stat(f.path.c_str(), &st) != 0) {
+        result.unreadable.push_back(f.path + ": " + std::strerror(errno));
+        continue;
+      }
+      const int64_t mtime_ms =
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+      if (mtime_ms < from) {
+        ++result.files_skipped_by_time;  // last written before `from`
+        continue;
+      }
+      if (f.compressed) {
+        filter_hits_by_time = true;
+      } else {
+        const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+          result.unreadable.push_back(f.path + ": " + std::strerror(errno));
+          continue;
+        }
+        const uint64_t size = static_cast<uint64_t>(st.st_size);
+        TimeFormat fmt = TimeFormat::kNone;
+        std::optional<int64_t> first_time;
+        {
+          std::string head(64 << 10, '\0');
+          const ssize_t n = ::pread(fd, head.data(), head.size(), 0);
+          head.resize(static_cast<size_t>(std::max<ssize_t>(n, 0)));
+          for (std::string_view rest(head); !rest.empty();) {
+            const size_t nl = rest.find('\n');
+            first_time = lineTime(rest.substr(0, nl), TimeFormat::kNone, request.now_ms, &fmt);
+            if (first_time || nl == std::string_view::npos) {
+              break;
+            }
+            rest.remove_prefix(nl + 1);
+          }
+        }
+        bool skip = false;
+        if (!first_time) {
+          if (size > 0) {
+            result.no_timestamps.push_back(f.path);  // read whole, no time filter
+          }
+        } else if (*first_time > to) {
+          skip = true;
+        } else {
+          ++result.files_binary_searched;
+          const uint64_t begin =
+              from > INT64_MIN ? firstOffsetFrom(fd, size, from, false, fmt, request.now_ms) : 0;
+          stop_at = to < INT64_MAX ? firstOffsetFrom(fd, size, to, true, fmt, request.now_ms)
+                                   : UINT64_MAX;
+          if (!resuming || skip_to < begin) {
+            skip_to = begin;
+          }
+          filter_hits_by_time = true;  // lines slightly out of order near the edges
+        }
+        ::close(fd);
+        if (skip) {
+          ++result.files_skipped_by_time;  // its first stamped line is after `to`
+          continue;
+        }
+      }
+    }
+    if (skip_to >= stop_at) {
+      continue;
+    }
     auto reader = openReader(f.path, &error);
     if (!reader) {
       result.unreadable.push_back(f.path + ": " + error);
       continue;
     }
     ++result.files_scanned;
-    const bool resuming = fi == first_file && !request.cursor.empty();
-    const uint64_t skip_to = resuming ? start.offset : 0;
-    uint64_t buf_offset = 0;                       // stream offset of buf[0]
+    if (!f.compressed && skip_to > 0) {
+      reader->seek(skip_to);
+    }
+    // Stream offset of buf[0]: a plain file is positioned at skip_to; a compressed one starts
+    // at 0 and skips. Line numbers are unknown when a time range started inside the file.
+    uint64_t buf_offset = !f.compressed ? skip_to : 0;
     uint64_t line_no = resuming ? start.line : 1;  // line number of the first line in buf
+    const bool relative_lines = !resuming && buf_offset > 0;
+
     std::string buf;
     bool eof = false;
     while (!eof) {
@@ -452,6 +635,11 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
       }
       eof = n == 0;
       result.scanned_bytes += static_cast<uint64_t>(std::max<ssize_t>(n, 0));
+      if (buf_offset + buf.size() >= stop_at) {
+        // Past the end of the time range: only what comes before it.
+        buf.resize(static_cast<size_t>(std::max<uint64_t>(stop_at, buf_offset) - buf_offset));
+        eof = true;
+      }
       // Skip what a cursor already covered (whole lines: it points at a line start).
       if (buf_offset < skip_to) {
         const size_t drop =
@@ -490,6 +678,11 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
         for (size_t k = 1; k < matchers.size() && all; ++k) {
           all = matchers[k].matches(line);
         }
+        std::optional<int64_t> when;
+        if (all && timed) {
+          when = lineTime(line, TimeFormat::kNone, request.now_ms);
+          all = !filter_hits_by_time || !when || (*when >= from && *when <= to);
+        }
         if (all) {
           line_at_counted += countLines(text + counted, line_start - counted);
           counted = line_start;
@@ -501,6 +694,8 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
           SearchHit h;
           h.file = f.path;
           h.line_number = line_at_counted;
+          h.line_number_relative = relative_lines;
+          h.time_ms = timed ? when : lineTime(line, TimeFormat::kNone, request.now_ms);
           h.offset = buf_offset + line_start;
           const size_t keep = std::min(line.size(), request.max_line_bytes);
           h.line.assign(line.data(), keep);
@@ -530,6 +725,12 @@ nlohmann::json toJson(const SearchResult& r) {
     if (h.line_truncated) {
       j["line_truncated"] = true;
     }
+    if (h.line_number_relative) {
+      j["line_number"] = nullptr;  // not counted: the search started inside the file
+    }
+    if (h.time_ms) {
+      j["timestamp"] = formatUtc(*h.time_ms);
+    }
     hits.push_back(std::move(j));
   }
   return nlohmann::json{
@@ -540,6 +741,9 @@ nlohmann::json toJson(const SearchResult& r) {
       {"scanned_bytes", r.scanned_bytes},
       {"files_scanned", r.files_scanned},
       {"unreadable", r.unreadable},
+      {"files_skipped_by_time", r.files_skipped_by_time},
+      {"files_binary_searched", r.files_binary_searched},
+      {"no_timestamps", r.no_timestamps},
   };
 }
 

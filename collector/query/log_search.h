@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,12 +29,19 @@ struct SearchRequest {
   size_t limit = 100;
   size_t max_line_bytes = 4096;  // longer lines are cut in the answer (line_truncated)
   std::string cursor;
+  // from/to (unix ms, inclusive): lines stamped outside are left out; in a time-ordered plain
+  // file only the byte range between them is read (binary search on the timestamps).
+  std::optional<int64_t> from_ms;
+  std::optional<int64_t> to_ms;
+  int64_t now_ms = 0;  // for relative times and year-less syslog stamps
 };
 
 // Validates a JSON request body: {"query": "..."} or {"patterns": [...]}, plus regex,
-// case_insensitive, service, source, path, limit (1-10000), max_line_bytes, cursor. Unknown
+// case_insensitive, service, source, path, limit (1-10000), max_line_bytes, cursor, from, to
+// (RFC 3339, epoch ms, or relative: "-15m", "now-2h"; `now_ms` is now). Unknown
 // fields, wrong types, absurd limits and invalid regexes are errors (the reason in *error).
-bool parseSearchRequest(const nlohmann::json& body, SearchRequest* out, std::string* error);
+bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchRequest* out,
+                        std::string* error);
 
 struct SearchFile {
   std::string path;
@@ -53,6 +61,8 @@ struct SearchHit {
   uint64_t offset = 0;       // of the line's first byte (in the decompressed stream)
   std::string line;
   bool line_truncated = false;
+  std::optional<int64_t> time_ms;     // the line's own timestamp, when it has one
+  bool line_number_relative = false;  // a time-range search began inside the file: unknown
   std::string service;
   std::string source;
 };
@@ -65,6 +75,12 @@ struct SearchResult {
   size_t files_scanned = 0;
   std::vector<std::string> unreadable;  // files that could not be read, with the reason
   bool cancelled = false;
+  // With from/to: files skipped whole (modified before `from`, or first stamped after `to`),
+  // files searched by binary search, and files read whole without a time filter because no
+  // line carries a timestamp we know.
+  size_t files_skipped_by_time = 0;
+  size_t files_binary_searched = 0;
+  std::vector<std::string> no_timestamps;
 };
 
 SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFile>& files,

@@ -180,7 +180,10 @@ void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {
   }
   auto request = std::make_shared<SearchRequest>();
   std::string error;
-  if (!parseSearchRequest(body, request.get(), &error)) {
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  if (!parseSearchRequest(body, now_ms, request.get(), &error)) {
     errors_.inc();
     respond(errorResponse(400, "bad request", error));
     return;

@@ -13,7 +13,9 @@
 #include <zstd.h>
 
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "collector/query/query_client.h"
@@ -275,7 +277,8 @@ TEST(QueryProcessTest, LogSearch) {
            {R"({"query":"a","limit":100000})", "limit must be"},
            {R"({"query":""})", "1 to 4096 bytes"},
            {R"({"regex":true})", "is required"},
-           {R"({"query":"a","from":"-15m"})", "not supported yet"},
+           {R"({"query":"a","from":"yesterday"})", "RFC 3339"},
+           {R"({"query":"a","from":"-1m","to":"-2h"})", "from is after to"},
            {R"({"query":"a","cursor":"xyz"})", "cursor"},
        }) {
     auto res = query::queryPost(socket, "/v1/logs/search", body);
@@ -301,6 +304,113 @@ TEST(QueryProcessTest, LogSearch) {
   EXPECT_EQ(r["results"][0]["file"], dir.file("logs/other-a.log.1.zst"));
   EXPECT_EQ(r["results"][0]["line_number"], 2);
   EXPECT_EQ(r["results"][0]["line"], "ERROR from zst");
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
+// Time ranges: each timestamp format, binary search in time-ordered files, a file without
+// timestamps read whole (and said so), an old rotation skipped by its modification time.
+TEST(QueryProcessTest, LogSearchTimeRanges) {
+  TempDir dir;
+  // 20,000 lines a file, one every 3 s from 06:00:00Z today (until 22:39:57): syslog stamps
+  // have no year, so the lines must be within a day of now.
+  const time_t today = ::time(nullptr) / 86400 * 86400;
+  const int64_t base = today + 6 * 3600;
+  auto make = [&](const std::string& name, auto stamp) {
+    std::string text;
+    for (int i = 0; i < 20000; ++i) {
+      const time_t t = static_cast<time_t>(base + 3 * i);
+      text +=
+          stamp(t) + " host app: request " + std::to_string(i) + (i % 7 == 0 ? " slow" : "") + "\n";
+      if (i % 100 == 0) {
+        text += "  continuation line without a stamp slow\n";
+      }
+    }
+    dir.write("logs/" + name, text);
+  };
+  auto fmt = [](time_t t, const char* f) {
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, f, &tm);
+    return std::string(buf);
+  };
+  make("iso.log", [&](time_t t) { return fmt(t, "%Y-%m-%dT%H:%M:%SZ"); });
+  make("syslog.log", [&](time_t t) { return fmt(t, "%b %d %H:%M:%S"); });
+  make("access.log", [&](time_t t) {
+    return "10.0.0.1 - - " + fmt(t, "[%d/%b/%Y:%H:%M:%S +0000]") + " \"GET /\"";
+  });
+  make("json.log", [&](time_t t) {
+    return "{\"timestamp\":\"" + fmt(t, "%Y-%m-%dT%H:%M:%S") + ".000Z\",\"msg\":\"x\"}";
+  });
+  std::string plain;
+  for (int i = 0; i < 1000; ++i) {
+    plain += "no time here slow " + std::to_string(i) + "\n";
+  }
+  dir.write("logs/plain.log", plain);
+  dir.write("logs/iso.log.1", fmt(base - 86400, "%Y-%m-%dT%H:%M:%SZ") + " old slow line\n");
+  const time_t old_time = static_cast<time_t>(base - 86400);
+  utimbuf ot{old_time, old_time};
+  ::utime(dir.file("logs/iso.log.1").c_str(), &ot);
+  dir.write("conf.d/app.d/conf.yaml", "logs:\n  - type: file\n    path: " + dir.file("logs/*.log") +
+                                          "\n    service: app\n    source: app\n");
+  dir.write("outpost.yaml",
+            "hostname: h\nuse_dogstatsd: false\napm_config:\n  enabled: false\n"
+            "run_path: " +
+                dir.file("run") + "\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  const std::string socket = dir.file("run/query.sock");
+
+  // One minute in the middle: 10:00:00-10:00:59 holds requests 4800-4819 (one every 3 s).
+  const std::string day = fmt(today, "%Y-%m-%d");
+  const nlohmann::json body = {{"query", "request"},
+                               {"from", day + "T10:00:00Z"},
+                               {"to", day + "T10:00:59Z"},
+                               {"limit", 1000}};
+  auto res = query::queryPost(socket, "/v1/logs/search", body.dump());
+  ASSERT_EQ(res.status, 200) << res.body;
+  const auto j = nlohmann::json::parse(res.body);
+  std::map<std::string, std::vector<int>> by_file;
+  for (const auto& h : j["results"]) {
+    const std::string line = h["line"];
+    const size_t at = line.find("request ");
+    by_file[std::filesystem::path(h["file"].get<std::string>()).filename()].push_back(
+        std::stoi(line.substr(at + 8)));
+    EXPECT_TRUE(h["timestamp"].get<std::string>().rfind(day + "T10:00:", 0) == 0) << line;
+  }
+  std::vector<int> want;
+  for (int i = 4800; i < 4820; ++i) {
+    want.push_back(i);
+  }
+  for (const char* f : {"iso.log", "syslog.log", "access.log", "json.log"}) {
+    EXPECT_EQ(by_file[f], want) << f;
+  }
+  EXPECT_EQ(j["files_binary_searched"], 4);
+  EXPECT_EQ(j["files_skipped_by_time"], 1);  // iso.log.1, last written the day before
+  EXPECT_EQ(j["no_timestamps"], (nlohmann::json{dir.file("logs/plain.log")}));
+  // Far less than the files were read: a binary search, not a scan.
+  EXPECT_LT(j["scanned_bytes"].get<uint64_t>(), 4u << 20) << j.dump();
+
+  // Continuation lines inside the range come with it; relative times work.
+  res = query::queryPost(socket, "/v1/logs/search",
+                         nlohmann::json{{"query", "continuation"},
+                                        {"from", day + "T10:00:00Z"},
+                                        {"to", day + "T10:05:00Z"},
+                                        {"path", "iso.log"}}
+                             .dump());
+  ASSERT_EQ(res.status, 200) << res.body;
+  // After requests 4800 (10:00:00) and 4900 (10:05:00, `to` is inclusive).
+  EXPECT_EQ(nlohmann::json::parse(res.body)["results"].size(), 2u);
+  res = query::queryPost(socket, "/v1/logs/search", R"({"query":"request","from":"-15m"})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  const std::string since = fmt(::time(nullptr) - 15 * 60 - 1, "%Y-%m-%dT%H:%M:%S");
+  for (const auto& h : nlohmann::json::parse(res.body)["results"]) {
+    if (h.contains("timestamp")) {
+      EXPECT_GE(h["timestamp"].get<std::string>(), since) << h.dump();
+    }
+  }
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
