@@ -98,6 +98,9 @@ class Matcher {
     o.set_case_sensitive(!case_insensitive);
     // ^ and $ at line boundaries: the text searched is many lines at once.
     re_ = std::make_unique<RE2>("(?m)" + (regex ? pattern : RE2::QuoteMeta(pattern)), o);
+    if (regex && !case_insensitive) {
+      splitAlternatives(pattern);
+    }
   }
   bool ok(std::string* error) const {
     if (re_ && !re_->ok()) {
@@ -106,14 +109,31 @@ class Matcher {
     }
     return true;
   }
-  // First match at or after `from` in text[0, n); n when none.
-  size_t find(const char* text, size_t n, size_t from) const {
+  // Call before searching a new text with find(): forgets what the last one found.
+  void newText() { next_.assign(alternatives_.size(), kUnknown); }
+  // First match at or after `from` in text[0, n); n when none. Successive calls on one text
+  // must not go backwards (newText() in between otherwise).
+  size_t find(const char* text, size_t n, size_t from) {
+    if (!alternatives_.empty()) {
+      // An alternation of plain words: memmem for each, each remembering where its next
+      // occurrence is, so the text is scanned once per word rather than by the regex engine.
+      if (next_.size() != alternatives_.size()) {
+        newText();
+      }
+      size_t best = n;
+      for (size_t i = 0; i < alternatives_.size(); ++i) {
+        if (next_[i] == kUnknown || next_[i] < from) {
+          next_[i] = findLiteral(text, n, from, alternatives_[i]);
+        }
+        best = std::min(best, next_[i]);
+      }
+      return best;
+    }
     if (re_ == nullptr) {
       if (literal_.empty()) {
         return from < n ? from : n;
       }
-      const void* p = ::memmem(text + from, n - from, literal_.data(), literal_.size());
-      return p == nullptr ? n : static_cast<size_t>(static_cast<const char*>(p) - text);
+      return findLiteral(text, n, from, literal_);
     }
     re2::StringPiece m;
     if (!re_->Match(re2::StringPiece(text, n), from, n, RE2::UNANCHORED, &m, 1)) {
@@ -121,14 +141,56 @@ class Matcher {
     }
     return static_cast<size_t>(m.data() - text);
   }
+  // Whether a line matches (for the second and later patterns).
   bool matches(std::string_view line) const {
-    return find(line.data(), line.size(), 0) < line.size() ||
-           (line.empty() && re_ == nullptr && literal_.empty());
+    if (!alternatives_.empty()) {
+      for (const auto& a : alternatives_) {
+        if (findLiteral(line.data(), line.size(), 0, a) < line.size()) {
+          return true;
+        }
+      }
+      return false;
+    }
+    if (re_ == nullptr) {
+      return literal_.empty() || findLiteral(line.data(), line.size(), 0, literal_) < line.size();
+    }
+    return RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re_);
   }
 
  private:
+  static constexpr size_t kUnknown = SIZE_MAX;
+
+  static size_t findLiteral(const char* text, size_t n, size_t from, const std::string& lit) {
+    const void* p = ::memmem(text + from, n - from, lit.data(), lit.size());
+    return p == nullptr ? n : static_cast<size_t>(static_cast<const char*>(p) - text);
+  }
+
+  // "a|bc|d e": words with no regex syntax, at least two.
+  void splitAlternatives(const std::string& pattern) {
+    static constexpr std::string_view kMeta = "\\.^$?*+()[]{}";
+    std::vector<std::string> words;
+    size_t start = 0;
+    for (size_t i = 0; i <= pattern.size(); ++i) {
+      if (i == pattern.size() || pattern[i] == '|') {
+        if (i == start) {
+          return;  // an empty branch matches everywhere: leave it to RE2
+        }
+        words.push_back(pattern.substr(start, i - start));
+        start = i + 1;
+      } else if (kMeta.find(pattern[i]) != std::string_view::npos ||
+                 static_cast<unsigned char>(pattern[i]) >= 0x80) {
+        return;
+      }
+    }
+    if (words.size() >= 2) {
+      alternatives_ = std::move(words);
+    }
+  }
+
   std::string literal_;
   std::unique_ptr<RE2> re_;
+  std::vector<std::string> alternatives_;
+  std::vector<size_t> next_;
 };
 
 // --- reading ---------------------------------------------------------------------------------
@@ -285,30 +347,38 @@ uint64_t lineStartAtOrAfter(int fd, uint64_t pos, uint64_t size) {
 }
 
 // From the line starting at `pos`: the first line (before `limit`, within 1 MiB) with a
-// timestamp, as (its start, its time).
+// timestamp, as (its start, its time). Reads 64 KiB at a time: a probe of the binary search
+// usually needs one line.
 std::optional<std::pair<uint64_t, int64_t>> firstStamped(int fd, uint64_t pos, uint64_t limit,
                                                          TimeFormat fmt, int64_t now_ms) {
-  std::string buf(1 << 20, '\0');
-  const uint64_t want = std::min<uint64_t>(buf.size(), limit > pos ? limit - pos : 0);
-  if (want == 0) {
-    return std::nullopt;
-  }
-  const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(pos));
-  if (n <= 0) {
-    return std::nullopt;
-  }
-  size_t start = 0;
-  const size_t len = static_cast<size_t>(n);
-  while (start < len) {
-    const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', len - start));
-    const size_t end = nl == nullptr ? len : static_cast<size_t>(nl - buf.data());
-    if (auto t = lineTime(std::string_view(buf.data() + start, end - start), fmt, now_ms)) {
-      return std::make_pair(pos + start, *t);
-    }
-    if (nl == nullptr) {
+  std::string buf;
+  uint64_t at = pos;  // stream offset of buf[0]
+  size_t start = 0;   // next line start in buf
+  while (at + start < limit && buf.size() < (1u << 20)) {
+    const size_t old = buf.size();
+    const uint64_t want = std::min<uint64_t>(64u << 10, limit - (at + old));
+    if (want == 0) {
       break;
     }
-    start = end + 1;
+    buf.resize(old + want);
+    const ssize_t n = ::pread(fd, buf.data() + old, want, static_cast<off_t>(at + old));
+    buf.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    const bool last = n <= 0 || at + buf.size() >= limit;
+    while (start < buf.size()) {
+      const char* nl =
+          static_cast<const char*>(std::memchr(buf.data() + start, '\n', buf.size() - start));
+      if (nl == nullptr && !last) {
+        break;  // an incomplete line: read more
+      }
+      const size_t end = nl == nullptr ? buf.size() : static_cast<size_t>(nl - buf.data());
+      if (auto t = lineTime(std::string_view(buf.data() + start, end - start), fmt, now_ms)) {
+        return std::make_pair(at + start, *t);
+      }
+      start = end + 1;
+    }
+    if (last) {
+      break;
+    }
   }
   return std::nullopt;
 }
@@ -354,13 +424,14 @@ bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchReques
     return false;
   }
   static const std::set<std::string> kKnown = {
-      "query", "patterns", "regex",          "case_insensitive", "service", "source",
-      "path",  "limit",    "max_line_bytes", "cursor",           "from",    "to"};
+      "query",  "patterns", "regex",     "case_insensitive", "service",
+      "source", "path",     "limit",     "max_line_bytes",   "cursor",
+      "from",   "to",       "count_only"};
   for (const auto& [key, value] : body.items()) {
     if (!kKnown.count(key)) {
       *error = "unknown field '" + key +
                "' (fields: query or patterns, regex, case_insensitive, service, source, path, "
-               "limit, max_line_bytes, cursor)";
+               "limit, max_line_bytes, cursor, count_only, from, to)";
       return false;
     }
   }
@@ -457,9 +528,9 @@ bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchReques
     return true;
   };
   if (!boolean("regex", &out->regex) || !boolean("case_insensitive", &out->case_insensitive) ||
-      !string("service", &out->service) || !string("source", &out->source) ||
-      !string("path", &out->path) || !string("cursor", &out->cursor) ||
-      !number("limit", 1, 10000, &out->limit) ||
+      !boolean("count_only", &out->count_only) || !string("service", &out->service) ||
+      !string("source", &out->source) || !string("path", &out->path) ||
+      !string("cursor", &out->cursor) || !number("limit", 1, 10000, &out->limit) ||
       !number("max_line_bytes", 16, 1 << 20, &out->max_line_bytes)) {
     return false;
   }
@@ -628,7 +699,10 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
         result.cancelled = true;
         return result;
       }
-      const ssize_t n = reader->read(buf, kChunk, &error);
+      // Within a time range, no further than its end.
+      const size_t read_size = static_cast<size_t>(std::clamp<uint64_t>(
+          stop_at - std::min(stop_at, buf_offset + buf.size()), 64u << 10, kChunk));
+      const ssize_t n = reader->read(buf, read_size, &error);
       if (n < 0) {
         result.unreadable.push_back(f.path + ": " + error);
         break;
@@ -661,6 +735,7 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
         end = p == nullptr ? buf.size() : static_cast<size_t>(p - buf.data()) + 1;
       }
       const char* text = buf.data();
+      matchers[0].newText();
       size_t pos = 0;
       size_t counted = 0;  // lines counted up to here
       uint64_t line_at_counted = line_no;
@@ -683,7 +758,9 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
           when = lineTime(line, TimeFormat::kNone, request.now_ms);
           all = !filter_hits_by_time || !when || (*when >= from && *when <= to);
         }
-        if (all) {
+        if (all && request.count_only) {
+          ++result.count;
+        } else if (all) {
           line_at_counted += countLines(text + counted, line_start - counted);
           counted = line_start;
           if (result.hits.size() == want) {
@@ -709,7 +786,9 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
         }
         pos = line_end + 1;
       }
-      line_no = line_at_counted + countLines(text + counted, end - counted);
+      if (!request.count_only) {  // (counting needs no line numbers)
+        line_no = line_at_counted + countLines(text + counted, end - counted);
+      }
       buf.erase(0, end);
       buf_offset += end;
     }
@@ -735,6 +814,7 @@ nlohmann::json toJson(const SearchResult& r) {
   }
   return nlohmann::json{
       {"results", hits},
+      {"count", r.count},
       {"truncated", r.truncated},
       {"next_cursor",
        r.next_cursor.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.next_cursor)},

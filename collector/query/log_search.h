@@ -29,6 +29,7 @@ struct SearchRequest {
   size_t limit = 100;
   size_t max_line_bytes = 4096;  // longer lines are cut in the answer (line_truncated)
   std::string cursor;
+  bool count_only = false;  // count the matching lines (no limit), return no lines
   // from/to (unix ms, inclusive): lines stamped outside are left out; in a time-ordered plain
   // file only the byte range between them is read (binary search on the timestamps).
   std::optional<int64_t> from_ms;
@@ -37,7 +38,8 @@ struct SearchRequest {
 };
 
 // Validates a JSON request body: {"query": "..."} or {"patterns": [...]}, plus regex,
-// case_insensitive, service, source, path, limit (1-10000), max_line_bytes, cursor, from, to
+// case_insensitive, service, source, path, limit (1-10000), max_line_bytes, cursor, count_only,
+// from, to
 // (RFC 3339, epoch ms, or relative: "-15m", "now-2h"; `now_ms` is now). Unknown
 // fields, wrong types, absurd limits and invalid regexes are errors (the reason in *error).
 bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchRequest* out,
@@ -69,6 +71,7 @@ struct SearchHit {
 
 struct SearchResult {
   std::vector<SearchHit> hits;
+  uint64_t count = 0;  // count_only: the matching lines
   bool truncated = false;   // more matches after these: continue with next_cursor
   std::string next_cursor;  // empty when there is nothing more
   uint64_t scanned_bytes = 0;

@@ -222,12 +222,22 @@ TEST(QueryProcessTest, LogSearch) {
   EXPECT_TRUE(r["next_cursor"].is_null());
   EXPECT_EQ(r["files_scanned"], 4);
 
+  // Counting only: every match, no lines.
+  r = search({{"query", "ERROR"}, {"count_only", true}});
+  EXPECT_EQ(r["count"], 31);
+  EXPECT_TRUE(r["results"].empty());
+
   // Case-insensitive: "error:" lines too (n % 10 == 5: 30 of them).
   r = search({{"query", "error"}, {"case_insensitive", true}, {"limit", 1000}});
   EXPECT_EQ(r["results"].size(), 61u);
   // A regex with alternation.
   r = search({{"query", "timeout|refused"}, {"regex", true}, {"limit", 1000}});
   EXPECT_EQ(r["results"].size(), 59u);
+  // An alternation of words ANDed with another pattern, and a regex with syntax (RE2).
+  r = search({{"patterns", {"timeout|refused", "n=1"}}, {"regex", true}, {"limit", 1000}});
+  EXPECT_EQ(r["results"].size(), 22u);  // n=10, 15 and n=100-195 ending in 0 or 5
+  r = search({{"query", "(timeout|refused).*n=1[0-9]$"}, {"regex", true}, {"limit", 1000}});
+  EXPECT_EQ(r["results"].size(), 2u);
   // Patterns are ANDed on one line.
   r = search({{"patterns", {"ERROR", "n=2"}}, {"limit", 1000}});
   EXPECT_EQ(r["results"].size(), 11u);  // n=20, 200..290 with ERROR
@@ -251,6 +261,7 @@ TEST(QueryProcessTest, LogSearch) {
     }
     r = search(body);
     ASSERT_EQ(r["_status"], 200) << r.dump();
+    EXPECT_EQ(r["results"].size(), page < 4 ? 7u : 3u) << page;
     for (const auto& h : r["results"]) {
       paged.push_back(h["file"].get<std::string>() + ":" +
                       std::to_string(h["line_number"].get<int>()));
