@@ -796,6 +796,52 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
   return result;
 }
 
+nlohmann::json describeSources(const std::vector<logs::LogSourceConfig>& sources,
+                               const nlohmann::json& tailed) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : sources) {
+    nlohmann::json j = {{"type", s.type},
+                        {"service", s.service},
+                        {"source", s.source},
+                        {"integration", s.integration},
+                        {"config", s.file}};
+    if (s.type == "tcp" || s.type == "udp") {
+      j["port"] = s.port;
+    }
+    if (s.type == "file") {
+      j["path"] = s.path;
+      nlohmann::json files = nlohmann::json::array();
+      bool truncated = false;
+      std::string error;
+      auto describe = [&](const std::string& path, bool rotated, bool compressed) {
+        struct stat st {};
+        nlohmann::json f = {{"path", path}, {"rotated", rotated}, {"compressed", compressed}};
+        if (::stat(path.c_str(), &st) == 0) {
+          f["size"] = static_cast<uint64_t>(st.st_size);
+          f["modified"] = formatUtc(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 +
+                                    st.st_mtim.tv_nsec / 1000000);
+        }
+        if (tailed.contains(path)) {
+          f["tailed"] = tailed[path];
+        }
+        files.push_back(std::move(f));
+      };
+      for (const auto& m : logs::expandGlob(s.path, s.exclude_paths, 0, &truncated, &error)) {
+        describe(m.path, false, false);
+        for (const auto& r : logs::rotatedSiblings(m.path)) {
+          describe(r.path, true, r.compressed);
+        }
+      }
+      j["files"] = std::move(files);
+      if (!error.empty()) {
+        j["error"] = error;
+      }
+    }
+    out.push_back(std::move(j));
+  }
+  return nlohmann::json{{"sources", out}};
+}
+
 nlohmann::json toJson(const SearchResult& r) {
   nlohmann::json hits = nlohmann::json::array();
   for (const auto& h : r.hits) {

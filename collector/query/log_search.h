@@ -71,7 +71,7 @@ struct SearchHit {
 
 struct SearchResult {
   std::vector<SearchHit> hits;
-  uint64_t count = 0;  // count_only: the matching lines
+  uint64_t count = 0;       // count_only: the matching lines
   bool truncated = false;   // more matches after these: continue with next_cursor
   std::string next_cursor;  // empty when there is nothing more
   uint64_t scanned_bytes = 0;
@@ -90,5 +90,11 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
                        const std::atomic<bool>* cancel = nullptr);
 
 nlohmann::json toJson(const SearchResult& r);
+
+// /v1/logs/sources: every log source with, for file sources, each file its glob names and the
+// rotated siblings (size, modification time, compressed), merged with `tailed` (path → the
+// pipeline's status of that file: offsets, lag, lines).
+nlohmann::json describeSources(const std::vector<logs::LogSourceConfig>& sources,
+                               const nlohmann::json& tailed);
 
 }  // namespace outpost::query

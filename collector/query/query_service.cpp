@@ -158,6 +158,14 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
     respond(HttpResponse::json(200, doc.contains("checks") ? doc["checks"].dump() : "{}"));
     return;
   }
+  if (req.path == "/v1/logs/sources") {
+    if (!is_get) {
+      fail(405, "method not allowed", "/v1/logs/sources answers GET");
+      return;
+    }
+    sources(std::move(respond));
+    return;
+  }
   if (req.path == "/v1/logs/search") {
     if (req.method != "POST") {
       fail(405, "method not allowed", "/v1/logs/search answers POST with a JSON body");
@@ -167,8 +175,39 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
     return;
   }
   fail(404, "not found",
-       "endpoints: GET /v1/status[?section=NAME], GET /v1/checks, POST /v1/logs/search "
-       "(docs/query-api.md)");
+       "endpoints: GET /v1/status[?section=NAME], GET /v1/checks, GET /v1/logs/sources, "
+       "POST /v1/logs/search (docs/query-api.md)");
+}
+
+// Every log source of the configuration with its files (rotated siblings included) and, for
+// the files the pipeline tails, how far it got. Globs are expanded on the worker pool.
+void QueryService::sources(HttpServer::Respond respond) {
+  nlohmann::json tailed = nlohmann::json::object();  // path → the pipeline's view
+  for (const auto& [name, section] : sections_) {
+    if (name != "logs") {
+      continue;
+    }
+    const nlohmann::json logs = section();
+    for (const auto& f : logs["files"]) {
+      tailed[f["path"].get<std::string>()] = f;
+    }
+  }
+  auto result = std::make_shared<nlohmann::json>();
+  auto sources = std::make_shared<std::vector<logs::LogSourceConfig>>(options_.log_sources);
+  std::weak_ptr<bool> alive = alive_;
+  const bool queued = workers_.submit(
+      [sources, result, tailed] { *result = describeSources(*sources, tailed); },
+      [alive, result, respond] {
+        if (alive.expired()) {
+          return;
+        }
+        respond(HttpResponse::json(
+            200, result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+      });
+  if (!queued) {
+    errors_.inc();
+    respond(errorResponse(429, "busy", "the worker queue is full"));
+  }
 }
 
 void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {

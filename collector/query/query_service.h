@@ -56,6 +56,7 @@ class QueryService : public Component {
  private:
   void handle(HttpRequest& req, HttpServer::Respond respond);
   void search(HttpRequest& req, HttpServer::Respond respond);
+  void sources(HttpServer::Respond respond);
 
   uv_loop_t* loop_;
   WorkerPool& workers_;

@@ -200,6 +200,25 @@ TEST(QueryProcessTest, LogSearch) {
     return j;
   };
 
+  // The sources and their files, rotations included.
+  auto src = query::queryGet(socket, "/v1/logs/sources");
+  ASSERT_EQ(src.status, 200) << src.body;
+  const auto sj = nlohmann::json::parse(src.body);
+  ASSERT_EQ(sj["sources"].size(), 2u) << sj.dump();
+  EXPECT_EQ(sj["sources"][0]["type"], "file");
+  EXPECT_EQ(sj["sources"][0]["service"], "app");
+  std::map<std::string, nlohmann::json> files;
+  for (const auto& f : sj["sources"][0]["files"]) {
+    files[std::filesystem::path(f["path"].get<std::string>()).filename()] = f;
+  }
+  ASSERT_EQ(files.size(), 3u) << sj.dump();
+  EXPECT_EQ(files["app.log"]["rotated"], false);
+  EXPECT_EQ(files["app.log.1"]["rotated"], true);
+  EXPECT_EQ(files["app.log.2.gz"]["compressed"], true);
+  EXPECT_GT(files["app.log"]["size"].get<uint64_t>(), 0u);
+  EXPECT_FALSE(files["app.log"].contains("tailed"));  // logs_enabled is off
+  EXPECT_EQ(sj["sources"][1]["files"].size(), 1u);
+
   auto r = search({{"query", "ERROR"}, {"limit", 1000}});
   ASSERT_EQ(r["_status"], 200) << r.dump();
   // ERROR lines: n % 10 == 0 in 1-299 (29), the last unterminated line, and other-a.log.
@@ -429,9 +448,13 @@ TEST(QueryProcessTest, LogSearchTimeRanges) {
 // In local mode the default socket is run_path/query.sock, and status says forwarding is off.
 TEST(QueryProcessTest, LocalModeSocketUnderRunPath) {
   TempDir dir;
+  dir.write("app.log", "one\ntwo\n");
+  dir.write("conf.d/app.d/conf.yaml", "logs:\n  - type: file\n    path: " + dir.file("app.log") +
+                                          "\n    service: app\n    source: app\n"
+                                          "    start_position: beginning\n");
   dir.write("outpost.yaml",
             "hostname: local-host\nuse_dogstatsd: false\napm_config:\n  "
-            "enabled: false\nrun_path: " +
+            "enabled: false\nlogs_enabled: true\nrun_path: " +
                 dir.file("run") + "\n");
   NotifySocket notify(dir.file("notify.sock"));
   Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
@@ -441,6 +464,19 @@ TEST(QueryProcessTest, LocalModeSocketUnderRunPath) {
   const auto j = nlohmann::json::parse(r.body);
   EXPECT_EQ(j["forwarding"], "off: local mode (no api_key)");
   EXPECT_FALSE(j.contains("forwarder"));
+  // The tailed file, as the pipeline sees it, in /v1/logs/sources (once it was read).
+  nlohmann::json tailed;
+  for (int i = 0; i < 50 && tailed.is_null(); ++i) {
+    const auto src =
+        nlohmann::json::parse(query::queryGet(dir.file("run/query.sock"), "/v1/logs/sources").body);
+    const auto& f = src["sources"][0]["files"][0];
+    if (f.contains("tailed") && f["tailed"]["offset_read"] == 8) {
+      tailed = f["tailed"];
+    }
+    std::this_thread::sleep_for(100ms);  // polling another process
+  }
+  ASSERT_FALSE(tailed.is_null()) << p.err();
+  EXPECT_EQ(tailed["lines"], 2);
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
