@@ -302,6 +302,9 @@ void CheckRunner::checkTimeouts() {
 }
 
 void CheckRunner::submit(Sender::Output out) {
+  if (observer_ && !out.series.empty()) {
+    observer_(out.series);
+  }
   std::vector<EncodeResult> results;
   if (!out.series.empty()) {
     results.push_back(SeriesEncoder().encode(out.series));

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,11 @@ class CheckRunner : public Component {
 
   std::vector<InstanceStatus> status() const;
 
+  // Shown every series a run produced (the query socket's metric store), forwarder or not.
+  void setSeriesObserver(std::function<void(const std::vector<Serie>&)> observer) {
+    observer_ = std::move(observer);
+  }
+
  private:
   struct Instance;
   void runNow(const std::shared_ptr<Instance>& inst);
@@ -88,6 +94,7 @@ class CheckRunner : public Component {
   WorkerPool& workers_;
   Options options_;
   Forwarder* forwarder_;
+  std::function<void(const std::vector<Serie>&)> observer_;
   // Shared with the run in progress, so a worker never outlives what it writes to.
   std::vector<std::shared_ptr<Instance>> instances_;
   std::unique_ptr<Timer> timeout_timer_;

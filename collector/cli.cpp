@@ -578,6 +578,15 @@ int cmdRun(const Options& opts) {
     forwarder = f.get();
     daemon.addComponent(std::move(f));
   }
+  // What the query socket answers metric questions from: every flushed series, forwarded or
+  // not (in local mode it is where they go).
+  std::shared_ptr<query::MetricStore> metric_store;
+  if (config.query.metrics_max_contexts > 0) {
+    query::MetricStoreOptions mo;
+    mo.retention_s = config.query.metrics_retention;
+    mo.max_contexts = static_cast<size_t>(config.query.metrics_max_contexts);
+    metric_store = std::make_shared<query::MetricStore>(mo);
+  }
   checks::CheckRunner* check_runner = nullptr;
   {
     std::vector<ConfigMessage> errors, warnings;  // already reported by checkHostChecks
@@ -589,6 +598,10 @@ int cmdRun(const Options& opts) {
     auto runner = std::make_unique<checks::CheckRunner>(
         daemon.loop(), daemon.workers(), daemon.telemetry(), std::move(o), forwarder);
     check_runner = runner.get();
+    if (metric_store) {
+      runner->setSeriesObserver(
+          [metric_store](const std::vector<Serie>& series) { metric_store->add(series); });
+    }
     daemon.addComponent(std::move(runner));
     daemon.addComponent(std::make_unique<checks::HostMetadata>(
         daemon.loop(), daemon.telemetry(), config, forwarder, checks::HostMetadata::Options{}));
@@ -598,6 +611,13 @@ int cmdRun(const Options& opts) {
     auto d = std::make_unique<dogstatsd::DogStatsdSource>(daemon.loop(), daemon.telemetry(), config,
                                                           forwarder);
     dogstatsd = d.get();
+    if (metric_store) {
+      d->setFlushObserver([metric_store](const std::vector<Serie>& series,
+                                         const std::vector<SketchSerie>& sketches) {
+        metric_store->add(series);
+        metric_store->addSketches(sketches);
+      });
+    }
     daemon.addComponent(std::move(d));
   }
   if (config.apm_config.enabled &&
@@ -638,6 +658,8 @@ int cmdRun(const Options& opts) {
     qo.hostname = config.hostname;
     qo.config_file = daemon.config().config_file;
     qo.local_mode = config.localMode();
+    qo.max_concurrent_searches = static_cast<size_t>(config.query.max_concurrent_searches);
+    qo.metrics = metric_store;
     std::vector<ConfigMessage> errors, warnings;  // already reported by checkLogSources
     qo.log_sources = logs::parseLogSources(daemon.config().confd, errors, warnings);
     auto q = std::make_unique<query::QueryService>(daemon.loop(), daemon.workers(),
@@ -655,6 +677,9 @@ int cmdRun(const Options& opts) {
       q->addSection("dogstatsd", [dogstatsd] {
         return nlohmann::json{{"contexts", dogstatsd->contexts()}};
       });
+    }
+    if (metric_store) {
+      q->addSection("metric_store", [metric_store] { return metric_store->statusJson(); });
     }
     Telemetry* telemetry = &daemon.telemetry();
     q->addSection("telemetry", [telemetry] { return telemetryStatus(*telemetry); });

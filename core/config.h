@@ -91,6 +91,13 @@ struct ProxyConfig {
   StringList no_proxy;
 };
 
+// The query socket's limits (issue 8).
+struct QueryConfig {
+  int64_t max_concurrent_searches;
+  int64_t metrics_retention;
+  int64_t metrics_max_contexts;
+};
+
 struct Config {
   std::string api_key;
   std::string site;
@@ -105,6 +112,7 @@ struct Config {
   std::string confd_path;
   std::string query_socket;
   std::string query_socket_group;
+  QueryConfig query;
   int64_t shutdown_timeout;
   int64_t worker_threads;
   std::string bind_host;

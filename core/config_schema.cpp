@@ -84,6 +84,28 @@ std::vector<KeyDef> buildSchema() {
        .default_value = std::string("outpost"),
        .description = "Group owning the query socket (mode 0660).",
        .field = FIELD(query_socket_group)},
+      {.key = "query.max_concurrent_searches",
+       .default_value = int64_t{4},
+       .description = "Outpost only. Log searches running at once on the query socket; more "
+                      "are answered 429.",
+       .field = FIELD(query.max_concurrent_searches),
+       .min = 1,
+       .max = 64},
+      {.key = "query.metrics_retention",
+       .default_value = int64_t{3600},
+       .description = "Outpost only. Seconds of flushed metrics (10 s resolution) the query "
+                      "socket keeps in memory for /v1/metrics/query.",
+       .field = FIELD(query.metrics_retention),
+       .min = 60,
+       .max = 7 * 86400},
+      {.key = "query.metrics_max_contexts",
+       .default_value = int64_t{10000},
+       .description = "Outpost only. Metric contexts (name and tag set) the query socket keeps; "
+                      "each costs 8 bytes per 10 s of retention (about 2.9 KB for an hour). New "
+                      "contexts beyond it are counted in status and not kept; contexts silent "
+                      "for a whole retention are freed. 0 turns the metric store off.",
+       .field = FIELD(query.metrics_max_contexts),
+       .min = 0},
       // --- Daemon ---------------------------------------------------------------------------
       {.key = "shutdown_timeout",
        .default_value = int64_t{10},

@@ -121,4 +121,57 @@ std::string escapeBytes(std::string_view s, size_t max_len) {
   return out;
 }
 
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+std::string percentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 &&
+               hexValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> parseQueryString(std::string_view s) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!s.empty()) {
+    const size_t amp = s.find('&');
+    const std::string_view part = s.substr(0, amp);
+    if (!part.empty()) {
+      const size_t eq = part.find('=');
+      out.emplace_back(percentDecode(part.substr(0, eq)), eq == std::string_view::npos
+                                                              ? std::string()
+                                                              : percentDecode(part.substr(eq + 1)));
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    s.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
 }  // namespace outpost

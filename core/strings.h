@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace outpost {
@@ -23,5 +24,9 @@ size_t editDistance(std::string_view a, std::string_view b);
 
 // Escapes control and non-ASCII bytes as \xNN, so untrusted bytes are safe to log.
 std::string escapeBytes(std::string_view s, size_t max_len = 256);
+
+// "a=1&b=x%20y" → {{"a","1"},{"b","x y"}}: percent-escapes and '+' decoded; a malformed
+// escape is kept as it is.
+std::vector<std::pair<std::string, std::string>> parseQueryString(std::string_view s);
 
 }  // namespace outpost

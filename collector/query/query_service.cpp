@@ -4,13 +4,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "collector/query/timestamps.h"
 #include "core/log.h"
+#include "core/strings.h"
 #include "core/version.h"
 
 namespace outpost::query {
@@ -174,9 +178,26 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
     search(req, std::move(respond));
     return;
   }
+  if (req.path == "/v1/metrics/query") {
+    if (!is_get && req.method != "POST") {
+      fail(405, "method not allowed", "/v1/metrics/query answers GET and POST");
+      return;
+    }
+    metricsQuery(req, std::move(respond));
+    return;
+  }
+  if (req.path == "/v1/metrics/list") {
+    if (!is_get) {
+      fail(405, "method not allowed", "/v1/metrics/list answers GET");
+      return;
+    }
+    metricsList(req, std::move(respond));
+    return;
+  }
   fail(404, "not found",
        "endpoints: GET /v1/status[?section=NAME], GET /v1/checks, GET /v1/logs/sources, "
-       "POST /v1/logs/search (docs/query-api.md)");
+       "POST /v1/logs/search, GET|POST /v1/metrics/query, GET /v1/metrics/list "
+       "(docs/query-api.md)");
 }
 
 // Every log source of the configuration with its files (rotated siblings included) and, for
@@ -267,6 +288,202 @@ void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {
     errors_.inc();
     respond(errorResponse(429, "too many searches", "the worker queue is full"));
   }
+}
+
+namespace {
+
+// The arguments of a request as one JSON object: the JSON body of a POST, or the query string
+// of a GET (every value a string). False with *error when neither reads.
+bool requestArgs(const HttpRequest& req, nlohmann::json* args, std::string* error) {
+  if (req.method == "POST") {
+    *args = nlohmann::json::parse(req.body, nullptr, false);
+    if (args->is_discarded() || !args->is_object()) {
+      *error = "the body is not a JSON object";
+      return false;
+    }
+    return true;
+  }
+  *args = nlohmann::json::object();
+  for (auto& [k, v] : parseQueryString(req.query)) {
+    (*args)[k] = v;
+  }
+  return true;
+}
+
+// A field that may come as a JSON number or as digits in a string (GET).
+bool intArg(const nlohmann::json& args, const char* key, int64_t lo, int64_t hi, int64_t* out,
+            std::string* error) {
+  if (!args.contains(key)) {
+    return true;
+  }
+  const auto& v = args[key];
+  int64_t n = 0;
+  if (v.is_number_integer()) {
+    n = v.get<int64_t>();
+  } else if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>().size() < 12 &&
+             std::all_of(v.get<std::string>().begin(), v.get<std::string>().end(), ::isdigit)) {
+    n = std::stoll(v.get<std::string>());
+  } else {
+    *error = fmt::format("'{}' must be an integer", key);
+    return false;
+  }
+  if (n < lo || n > hi) {
+    *error = fmt::format("'{}' must be between {} and {}", key, lo, hi);
+    return false;
+  }
+  *out = n;
+  return true;
+}
+
+// from/to: RFC 3339, epoch ms or relative ("-15m", "now"); defaults: the last 15 minutes.
+bool timeArgs(const nlohmann::json& args, int64_t now_ms, int64_t* from_ms, int64_t* to_ms,
+              std::string* error) {
+  *to_ms = now_ms;
+  *from_ms = now_ms - 15 * 60 * 1000;
+  for (const char* key : {"from", "to"}) {
+    if (!args.contains(key)) {
+      continue;
+    }
+    const auto& v = args[key];
+    std::optional<int64_t> t;
+    if (v.is_number_integer()) {
+      t = v.get<int64_t>();
+    } else if (v.is_string()) {
+      t = parseTimeArg(v.get<std::string>(), now_ms);
+    }
+    if (!t) {
+      *error = fmt::format("'{}' is not a time (RFC 3339, epoch ms, or relative like -15m)", key);
+      return false;
+    }
+    *(std::string_view(key) == "from" ? from_ms : to_ms) = *t;
+  }
+  if (*to_ms < *from_ms) {
+    *error = "'to' is before 'from'";
+    return false;
+  }
+  return true;
+}
+
+bool onlyKnown(const nlohmann::json& args, std::initializer_list<std::string_view> known,
+               std::string* error) {
+  for (const auto& [k, v] : args.items()) {
+    if (std::find(known.begin(), known.end(), k) == known.end()) {
+      *error = fmt::format("unknown field '{}' (known: {})", k, fmt::join(known, ", "));
+      return false;
+    }
+  }
+  return true;
+}
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void QueryService::metricsQuery(HttpRequest& req, HttpServer::Respond respond) {
+  auto fail = [&](int status, std::string_view error, std::string_view detail) {
+    errors_.inc();
+    respond(errorResponse(status, error, detail));
+  };
+  if (!options_.metrics) {
+    fail(503, "metric store off", "query.metrics_max_contexts is 0");
+    return;
+  }
+  nlohmann::json args;
+  std::string error;
+  if (!requestArgs(req, &args, &error) ||
+      !onlyKnown(args, {"query", "from", "to", "max_points", "max_series"}, &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  if (!args.contains("query") || !args["query"].is_string()) {
+    fail(400, "bad request",
+         "'query' (a string) is required, e.g. avg:system.cpu.user{*} by {host}");
+    return;
+  }
+  auto q = std::make_shared<MetricQuery>();
+  if (!parseMetricQuery(args["query"].get<std::string>(), q.get(), &error)) {
+    fail(400, "bad query", error);
+    return;
+  }
+  int64_t from_ms = 0, to_ms = 0, max_points = 360, max_series = 100;
+  if (!timeArgs(args, nowMs(), &from_ms, &to_ms, &error) ||
+      !intArg(args, "max_points", 1, 10000, &max_points, &error) ||
+      !intArg(args, "max_series", 1, 10000, &max_series, &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  MetricQueryOptions o;
+  o.from_s = from_ms / 1000;
+  o.to_s = to_ms / 1000;
+  o.max_points = static_cast<size_t>(max_points);
+  o.max_series = static_cast<size_t>(max_series);
+  auto result = std::make_shared<std::optional<nlohmann::json>>();
+  auto err = std::make_shared<std::string>();
+  std::shared_ptr<MetricStore> store = options_.metrics;
+  std::weak_ptr<bool> alive = alive_;
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool queued = workers_.submit(
+      [store, q, o, result, err] { *result = store->query(*q, o, err.get()); },
+      [this, alive, result, err, respond, t0] {
+        if (alive.expired()) {
+          return;
+        }
+        if (!*result) {
+          errors_.inc();
+          respond(errorResponse(400, "bad query", *err));
+          return;
+        }
+        (**result)["took_ms"] =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
+        respond(HttpResponse::json(
+            200, (*result)->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+      });
+  if (!queued) {
+    fail(429, "busy", "the worker queue is full");
+  }
+}
+
+void QueryService::metricsList(HttpRequest& req, HttpServer::Respond respond) {
+  auto fail = [&](int status, std::string_view error, std::string_view detail) {
+    errors_.inc();
+    respond(errorResponse(status, error, detail));
+  };
+  if (!options_.metrics) {
+    fail(503, "metric store off", "query.metrics_max_contexts is 0");
+    return;
+  }
+  nlohmann::json args;
+  std::string error;
+  if (!requestArgs(req, &args, &error) ||
+      !onlyKnown(args, {"prefix", "tag_filter", "limit", "cursor"}, &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  int64_t limit = 100;
+  if (!intArg(args, "limit", 1, 10000, &limit, &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  const std::string prefix = args.value("prefix", "");
+  const std::string cursor = args.value("cursor", "");
+  MetricQuery filters;
+  if (const std::string tf = args.value("tag_filter", ""); !tf.empty()) {
+    // Parsed as the braces of a query: "host:a,!device:sda".
+    if (!parseMetricQuery("m{" + tf + "}", &filters, &error)) {
+      fail(400, "bad tag_filter", error);
+      return;
+    }
+  }
+  nlohmann::json out =
+      options_.metrics->list(prefix, filters.filters, static_cast<size_t>(limit), cursor);
+  out["store"] = options_.metrics->statusJson();
+  respond(
+      HttpResponse::json(200, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
 }
 
 }  // namespace outpost::query

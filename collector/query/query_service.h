@@ -11,6 +11,7 @@
 #include <string>
 
 #include "collector/query/log_search.h"
+#include "collector/query/metric_store.h"
 #include "core/component.h"
 #include "core/http_server.h"
 #include "core/telemetry.h"
@@ -19,8 +20,9 @@
 // The query socket (issue 8): HTTP/1.1 with JSON bodies on a Unix stream socket, mode 0660,
 // group query_socket_group, never on TCP. Each request is logged with the peer's pid and uid
 // (SO_PEERCRED). Errors are JSON {"error", "detail"} with a proper status code. Built so far:
-// GET /v1/status (every section, or ?section=NAME), GET /v1/checks and POST /v1/logs/search
-// (log_search.h, on the worker pool); tail, metrics and traces arrive with the rest of issue 8
+// GET /v1/status (every section, or ?section=NAME), GET /v1/checks, POST /v1/logs/search
+// (log_search.h, on the worker pool), GET /v1/logs/sources, /v1/metrics/query and
+// /v1/metrics/list (metric_store.h); tail and traces arrive with the rest of issue 8
 // (docs/query-api.md).
 namespace outpost::query {
 
@@ -36,6 +38,8 @@ class QueryService : public Component {
     // logs_enabled ships them).
     std::vector<logs::LogSourceConfig> log_sources;
     size_t max_concurrent_searches = 4;  // more at once are answered 429
+    // What /v1/metrics/* answer from; null: those endpoints say the store is off.
+    std::shared_ptr<MetricStore> metrics;
   };
   // A status section: computed on the loop when asked for.
   using Section = std::function<nlohmann::json()>;
@@ -57,6 +61,8 @@ class QueryService : public Component {
   void handle(HttpRequest& req, HttpServer::Respond respond);
   void search(HttpRequest& req, HttpServer::Respond respond);
   void sources(HttpServer::Respond respond);
+  void metricsQuery(HttpRequest& req, HttpServer::Respond respond);
+  void metricsList(HttpRequest& req, HttpServer::Respond respond);
 
   uv_loop_t* loop_;
   WorkerPool& workers_;

@@ -17,18 +17,8 @@ using namespace std::chrono_literals;
 using fakeintake::FakeIntakeThread;
 using testing::NotifySocket;
 using testing::Process;
+using testing::sendUdp;
 using testing::TempDir;
-
-void sendUdp(int port, const std::string& datagram) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::sendto(fd, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&addr),
-           sizeof addr);
-  ::close(fd);
-}
 
 const nlohmann::json* findSeries(const std::vector<fakeintake::Payload>& payloads,
                                  const std::string& name) {

@@ -30,6 +30,7 @@ using namespace std::chrono_literals;
 using fakeintake::FakeIntakeThread;
 using testing::NotifySocket;
 using testing::Process;
+using testing::sendUdp;
 using testing::TempDir;
 
 constexpr const char* kApiKey = "0123456789abcdef0123456789abcdef";
@@ -601,16 +602,6 @@ void sendTcp(int port, const std::string& data) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  ::close(fd);
-}
-
-void sendUdp(int port, const std::string& data) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   ::close(fd);
 }
 

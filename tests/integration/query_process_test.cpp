@@ -29,6 +29,7 @@ using namespace std::chrono_literals;
 using fakeintake::FakeIntakeThread;
 using testing::NotifySocket;
 using testing::Process;
+using testing::sendUdp;
 using testing::TempDir;
 
 constexpr const char* kPlantedKey = "feedfacecafebeef0123456789abcdef";
@@ -478,6 +479,103 @@ TEST(QueryProcessTest, LocalModeSocketUnderRunPath) {
   }
   ASSERT_FALSE(tailed.is_null()) << p.err();
   EXPECT_EQ(tailed["lines"], 2);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
+// Metrics through the socket in local mode: DogStatsD samples and a check's series land in the
+// metric store; /v1/metrics/list and /v1/metrics/query answer with filters, groups, rollups and
+// errors.
+TEST(QueryProcessTest, MetricsQueryAndList) {
+  TempDir dir;
+  const int port = testing::freeUdpPort();
+  dir.write("conf.d/uptime.d/conf.yaml",
+            "init_config:\ninstances:\n  - min_collection_interval: 1\n");
+  dir.write("outpost.yaml",
+            "hostname: metrics-host\napm_config:\n  enabled: false\nrun_path: " + dir.file("run") +
+                "\ndogstatsd_port: " + std::to_string(port) + "\ndogstatsd_flush_interval: 1\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  const std::string socket = dir.file("run/query.sock");
+  sendUdp(port,
+          "app.temp:21|g|#room:a\napp.temp:23|g|#room:b\napp.hits:5|c|#route:/x\n"
+          "app.hits:3|c|#route:/x\n");
+
+  // The 10 s bucket closes, then the next one-second flush stores it.
+  nlohmann::json list;
+  for (int i = 0; i < 250; ++i) {
+    list = nlohmann::json::parse(query::queryGet(socket, "/v1/metrics/list?prefix=app.").body);
+    if (list["metrics"].size() == 2) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);  // polling another process
+  }
+  ASSERT_EQ(list["metrics"].size(), 2u) << list.dump() << p.err();
+  EXPECT_EQ(list["metrics"][0]["name"], "app.hits");
+  EXPECT_EQ(list["metrics"][0]["type"], "rate");
+  EXPECT_EQ(list["metrics"][1]["name"], "app.temp");
+  EXPECT_EQ(list["metrics"][1]["contexts"], 2);
+  EXPECT_EQ(list["metrics"][1]["tag_keys"], (nlohmann::json{"host", "room"}));
+  EXPECT_GE(list["store"]["contexts"].get<int>(), 3);
+
+  auto post = [&](const nlohmann::json& body) {
+    auto r = query::queryPost(socket, "/v1/metrics/query", body.dump());
+    EXPECT_TRUE(r.ok) << r.error;
+    return std::make_pair(r.status, nlohmann::json::parse(r.body, nullptr, false));
+  };
+  auto [status, j] = post({{"query", "avg:app.temp{*} by {room}"}, {"from", "-5m"}});
+  ASSERT_EQ(status, 200) << j.dump();
+  ASSERT_EQ(j["series"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["series"][0]["group"]["room"], "a");
+  EXPECT_EQ(j["series"][0]["summary"]["last"], 21.0);
+  EXPECT_EQ(j["series"][1]["summary"]["last"], 23.0);
+  EXPECT_EQ(j["interval_s"], 10);
+  std::tie(status, j) = post({{"query", "max:app.temp{!room:a,host:metrics-host}"}});
+  ASSERT_EQ(status, 200);
+  ASSERT_EQ(j["series"].size(), 1u);
+  EXPECT_EQ(j["series"][0]["summary"]["max"], 23.0);
+  // A DogStatsD count is a rate per second; as_count() gives back the count.
+  std::tie(status, j) = post({{"query", "sum:app.hits{route:/x}.as_count()"}, {"from", "-5m"}});
+  ASSERT_EQ(status, 200);
+  EXPECT_DOUBLE_EQ(j["series"][0]["summary"]["max"].get<double>(), 8.0) << j.dump();
+  // The check's series are there too (any host metric from conf.d).
+  for (int i = 0; i < 50; ++i) {
+    std::tie(status, j) = post({{"query", "avg:system.uptime{*}"}});
+    if (!j["series"].empty()) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);  // polling another process
+  }
+  ASSERT_EQ(j["series"].size(), 1u) << j.dump();
+  EXPECT_GT(j["series"][0]["summary"]["last"].get<double>(), 0);
+
+  // GET with url-encoded parameters works like POST.
+  auto r = query::queryGet(socket, "/v1/metrics/query?query=avg%3Aapp.temp%7Broom%3Ab%7D&from=-5m");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["series"][0]["summary"]["last"], 23.0);
+  r = query::queryGet(socket, "/v1/metrics/list?tag_filter=room%3Aa");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["metrics"].size(), 1u);
+
+  // Errors: a reason and a 400.
+  for (const auto& body :
+       std::vector<nlohmann::json>{{{"query", "p99:app.temp{*}"}},
+                                   {{"query", "avg:app.temp{*}"}, {"bogus", 1}},
+                                   {{"query", "avg:app.temp{*}"}, {"from", "yesterday-ish"}},
+                                   {{"query", "avg:app.temp{*}"}, {"max_series", 0}},
+                                   {{"from", "-5m"}}}) {
+    std::tie(status, j) = post(body);
+    EXPECT_EQ(status, 400) << body.dump();
+    EXPECT_TRUE(j["detail"].is_string()) << body.dump();
+  }
+  // An unknown metric answers empty with a hint.
+  std::tie(status, j) = post({{"query", "avg:no.such.metric{*}"}});
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(j["series"].empty());
+  EXPECT_FALSE(j["hints"].empty());
+  const auto st = nlohmann::json::parse(query::queryGet(socket, "/v1/status").body);
+  EXPECT_GE(st["metric_store"]["contexts"].get<int>(), 4);
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }

@@ -74,6 +74,17 @@ int freeUdpPort() {
   return freePort(SOCK_DGRAM);
 }
 
+void sendUdp(int port, const std::string& datagram) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::sendto(fd, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&addr),
+           sizeof addr);
+  ::close(fd);
+}
+
 NotifySocket::NotifySocket(const std::string& path) : path_(path) {
   fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};

@@ -32,6 +32,8 @@ std::string readFile(const std::string& path);
 // A loopback port nothing listens on right now (bound to port 0, read back, closed).
 int freeTcpPort();
 int freeUdpPort();
+// One datagram to 127.0.0.1:port.
+void sendUdp(int port, const std::string& datagram);
 
 // A unix datagram socket standing in for systemd's NOTIFY_SOCKET.
 class NotifySocket {

@@ -226,11 +226,8 @@ void DogStatsdSource::submit(EncodeResult result, const char* what) {
 void DogStatsdSource::flush(int64_t now) {
   aggregator::Aggregator::Flush f = aggregator_.flush(now);
   selfTelemetry(now, f.series);
-  if (forwarder_ == nullptr && !local_mode_logged_) {
-    local_mode_logged_ = true;
-    LOG_INFO("dogstatsd",
-             "local mode: aggregates are counted and dropped (the local store for "
-             "the query socket is not built yet)");
+  if (observer_) {
+    observer_(f.series, f.sketches);
   }
   if (!f.series.empty()) {
     submit(SeriesEncoder().encode(f.series), "series");

@@ -30,8 +30,8 @@ aggregator::SampleInput toSampleInput(const Sample& sample);
 //   dogstatsd_flush_interval: closed buckets → encoders → Forwarder::submit
 // Events and service checks pass straight to their encoders at the next flush. The source's
 // own counters (outpost.dogstatsd.*) are flushed as series too, so the intake sees its health.
-// Without a forwarder (local mode) the flushed data is counted and dropped: the local store for
-// the query socket does not exist yet. Loop thread only.
+// Every flush is also shown to the flush observer (the query socket's metric store), forwarder
+// or not; in local mode that is where the aggregates go. Loop thread only.
 class DogStatsdSource : public Component, private Handler {
  public:
   DogStatsdSource(uv_loop_t* loop, Telemetry& telemetry, const Config& config,
@@ -51,6 +51,10 @@ class DogStatsdSource : public Component, private Handler {
   void flush(int64_t now);
   const DogStatsdListeners& listeners() const { return *listeners_; }
   size_t contexts() const { return aggregator_.contexts(); }
+
+  using FlushObserver =
+      std::function<void(const std::vector<Serie>&, const std::vector<SketchSerie>&)>;
+  void setFlushObserver(FlushObserver observer) { observer_ = std::move(observer); }
 
  private:
   void onDatagram(std::string_view datagram, const Origin& origin);
@@ -77,7 +81,7 @@ class DogStatsdSource : public Component, private Handler {
   std::vector<ServiceCheckRun> checks_;
   int64_t now_ = 0;                               // arrival time of the datagram being parsed
   std::map<std::string, int64_t> last_reported_;  // self-telemetry: value at the last flush
-  bool local_mode_logged_ = false;
+  FlushObserver observer_;
   Counter& metric_samples_;
   Counter& events_count_;
   Counter& checks_count_;
