@@ -620,12 +620,20 @@ int cmdRun(const Options& opts) {
     }
     daemon.addComponent(std::move(d));
   }
+  std::shared_ptr<query::TraceStore> trace_store;
   if (config.apm_config.enabled &&
       (config.apm_config.receiver_port > 0 || !config.apm_config.receiver_socket.empty())) {
     auto options = traces::TraceReceiver::optionsFrom(config);
     if (dogstatsd != nullptr) {
       // The receiver stops before DogStatsD (reverse start order), so the pointer outlives it.
       options.dogstatsd = [dogstatsd](std::string_view lines) { dogstatsd->ingest(lines); };
+    }
+    if (config.query.traces_max_bytes > 0) {
+      trace_store =
+          std::make_shared<query::TraceStore>(static_cast<size_t>(config.query.traces_max_bytes));
+      options.on_kept = [trace_store](std::unique_ptr<traces::DecodedPayload> payload) {
+        trace_store->add(std::move(payload));
+      };
     }
     daemon.addComponent(std::make_unique<traces::TraceReceiver>(daemon.loop(), daemon.telemetry(),
                                                                 std::move(options), forwarder));
@@ -660,6 +668,7 @@ int cmdRun(const Options& opts) {
     qo.local_mode = config.localMode();
     qo.max_concurrent_searches = static_cast<size_t>(config.query.max_concurrent_searches);
     qo.metrics = metric_store;
+    qo.traces = trace_store;
     std::vector<ConfigMessage> errors, warnings;  // already reported by checkLogSources
     qo.log_sources = logs::parseLogSources(daemon.config().confd, errors, warnings);
     auto q = std::make_unique<query::QueryService>(daemon.loop(), daemon.workers(),
@@ -677,6 +686,9 @@ int cmdRun(const Options& opts) {
       q->addSection("dogstatsd", [dogstatsd] {
         return nlohmann::json{{"contexts", dogstatsd->contexts()}};
       });
+    }
+    if (trace_store) {
+      q->addSection("trace_store", [trace_store] { return trace_store->statusJson(); });
     }
     if (metric_store) {
       q->addSection("metric_store", [metric_store] { return metric_store->statusJson(); });

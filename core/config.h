@@ -96,6 +96,7 @@ struct QueryConfig {
   int64_t max_concurrent_searches;
   int64_t metrics_retention;
   int64_t metrics_max_contexts;
+  int64_t traces_max_bytes;
 };
 
 struct Config {

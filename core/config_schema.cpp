@@ -106,6 +106,13 @@ std::vector<KeyDef> buildSchema() {
                       "for a whole retention are freed. 0 turns the metric store off.",
        .field = FIELD(query.metrics_max_contexts),
        .min = 0},
+      {.key = "query.traces_max_bytes",
+       .default_value = int64_t{32 << 20},
+       .description = "Outpost only. Bytes of recent sampled traces (the requests as received, "
+                      "decoded) the query socket keeps for /v1/traces; the oldest go first. 0 "
+                      "turns the trace store off.",
+       .field = FIELD(query.traces_max_bytes),
+       .min = 0},
       // --- Daemon ---------------------------------------------------------------------------
       {.key = "shutdown_timeout",
        .default_value = int64_t{10},

@@ -194,10 +194,26 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
     metricsList(req, std::move(respond));
     return;
   }
+  if (req.path == "/v1/traces") {
+    if (!is_get && req.method != "POST") {
+      fail(405, "method not allowed", "/v1/traces answers GET and POST");
+      return;
+    }
+    tracesSearch(req, std::move(respond));
+    return;
+  }
+  if (req.path.rfind("/v1/traces/", 0) == 0) {
+    if (!is_get) {
+      fail(405, "method not allowed", "/v1/traces/{trace_id} answers GET");
+      return;
+    }
+    traceGet(req, std::string_view(req.path).substr(11), std::move(respond));
+    return;
+  }
   fail(404, "not found",
        "endpoints: GET /v1/status[?section=NAME], GET /v1/checks, GET /v1/logs/sources, "
-       "POST /v1/logs/search, GET|POST /v1/metrics/query, GET /v1/metrics/list "
-       "(docs/query-api.md)");
+       "POST /v1/logs/search, GET|POST /v1/metrics/query, GET /v1/metrics/list, GET|POST "
+       "/v1/traces, GET /v1/traces/{trace_id} (docs/query-api.md)");
 }
 
 // Every log source of the configuration with its files (rotated siblings included) and, for
@@ -484,6 +500,173 @@ void QueryService::metricsList(HttpRequest& req, HttpServer::Respond respond) {
   out["store"] = options_.metrics->statusJson();
   respond(
       HttpResponse::json(200, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+}
+
+namespace {
+
+// A boolean that may come as JSON true/false or as "true"/"false"/"1"/"0" (GET).
+bool boolArg(const nlohmann::json& args, const char* key, bool* out, std::string* error) {
+  if (!args.contains(key)) {
+    return true;
+  }
+  const auto& v = args[key];
+  if (v.is_boolean()) {
+    *out = v.get<bool>();
+    return true;
+  }
+  if (v.is_string()) {
+    const std::string t = v.get<std::string>();
+    if (t == "true" || t == "1" || t == "false" || t == "0") {
+      *out = t == "true" || t == "1";
+      return true;
+    }
+  }
+  *error = fmt::format("'{}' must be true or false", key);
+  return false;
+}
+
+bool stringArg(const nlohmann::json& args, const char* key, std::string* out, std::string* error) {
+  if (!args.contains(key)) {
+    return true;
+  }
+  if (!args[key].is_string()) {
+    *error = fmt::format("'{}' must be a string", key);
+    return false;
+  }
+  *out = args[key].get<std::string>();
+  return true;
+}
+
+}  // namespace
+
+void QueryService::tracesSearch(HttpRequest& req, HttpServer::Respond respond) {
+  auto fail = [&](int status, std::string_view error, std::string_view detail) {
+    errors_.inc();
+    respond(errorResponse(status, error, detail));
+  };
+  if (!options_.traces) {
+    fail(503, "trace store off",
+         "APM is disabled (apm_config.enabled) or query.traces_max_bytes is 0");
+    return;
+  }
+  nlohmann::json args;
+  std::string error;
+  if (!requestArgs(req, &args, &error) ||
+      !onlyKnown(args,
+                 {"service", "operation", "resource", "min_duration_ms", "error_only", "from", "to",
+                  "sort", "limit", "cursor"},
+                 &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  auto search = std::make_shared<TraceSearch>();
+  std::string sort = "newest", cursor;
+  int64_t limit = 20, offset = 0;
+  if (!stringArg(args, "service", &search->service, &error) ||
+      !stringArg(args, "operation", &search->operation, &error) ||
+      !stringArg(args, "resource", &search->resource, &error) ||
+      !stringArg(args, "sort", &sort, &error) || !stringArg(args, "cursor", &cursor, &error) ||
+      !boolArg(args, "error_only", &search->error_only, &error) ||
+      !intArg(args, "limit", 1, 500, &limit, &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  if (args.contains("min_duration_ms")) {
+    const auto& v = args["min_duration_ms"];
+    char* end = nullptr;
+    const std::string text = v.is_string() ? v.get<std::string>() : "";
+    if (v.is_number()) {
+      search->min_duration_ms = v.get<double>();
+    } else if (!text.empty() && (search->min_duration_ms = std::strtod(text.c_str(), &end),
+                                 end == text.c_str() + text.size())) {
+    } else {
+      fail(400, "bad request", "'min_duration_ms' must be a number");
+      return;
+    }
+  }
+  if (sort == "newest" || sort == "start") {
+    search->sort = TraceSearch::Sort::kNewest;
+  } else if (sort == "oldest") {
+    search->sort = TraceSearch::Sort::kOldest;
+  } else if (sort == "slowest" || sort == "duration") {
+    search->sort = TraceSearch::Sort::kSlowest;
+  } else {
+    fail(400, "bad request", "'sort' is newest, oldest or slowest (or start, duration)");
+    return;
+  }
+  if (!cursor.empty()) {
+    if (cursor.size() > 9 || !std::all_of(cursor.begin(), cursor.end(), ::isdigit)) {
+      fail(400, "bad request", "'cursor' is not one this API returned");
+      return;
+    }
+    offset = std::stoll(cursor);
+  }
+  search->limit = static_cast<size_t>(limit);
+  search->offset = static_cast<size_t>(offset);
+  if (args.contains("from") || args.contains("to")) {
+    int64_t from_ms = 0, to_ms = 0;
+    nlohmann::json range = nlohmann::json::object();
+    range["from"] = args.value("from", nlohmann::json("0"));
+    range["to"] = args.value("to", nlohmann::json("now"));
+    if (!timeArgs(range, nowMs(), &from_ms, &to_ms, &error)) {
+      fail(400, "bad request", error);
+      return;
+    }
+    search->from_ms = from_ms;
+    search->to_ms = to_ms;
+  }
+  auto result = std::make_shared<nlohmann::json>();
+  std::shared_ptr<TraceStore> store = options_.traces;
+  std::weak_ptr<bool> alive = alive_;
+  const bool queued = workers_.submit(
+      [store, search, result] { *result = store->search(*search); },
+      [alive, result, respond] {
+        if (alive.expired()) {
+          return;
+        }
+        respond(HttpResponse::json(
+            200, result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+      });
+  if (!queued) {
+    fail(429, "busy", "the worker queue is full");
+  }
+}
+
+void QueryService::traceGet(HttpRequest& req, std::string_view id, HttpServer::Respond respond) {
+  auto fail = [&](int status, std::string_view error, std::string_view detail) {
+    errors_.inc();
+    respond(errorResponse(status, error, detail));
+  };
+  if (!options_.traces) {
+    fail(503, "trace store off",
+         "APM is disabled (apm_config.enabled) or query.traces_max_bytes is 0");
+    return;
+  }
+  nlohmann::json args;
+  std::string error;
+  int64_t max_spans = 1000;
+  bool include_meta = true;
+  if (!requestArgs(req, &args, &error) || !onlyKnown(args, {"max_spans", "include_meta"}, &error) ||
+      !intArg(args, "max_spans", 1, 100000, &max_spans, &error) ||
+      !boolArg(args, "include_meta", &include_meta, &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  if (!parseTraceId(id)) {
+    fail(400, "bad trace id",
+         "a trace id is decimal (as tracers send it) or hex (16 or 32 digits, or 0x...)");
+    return;
+  }
+  auto j = options_.traces->trace(id, static_cast<size_t>(max_spans), include_meta);
+  if (!j) {
+    fail(404, "trace not found",
+         fmt::format("trace {} is not among the recent sampled traces kept "
+                     "(query.traces_max_bytes); GET /v1/traces lists them",
+                     id));
+    return;
+  }
+  respond(
+      HttpResponse::json(200, j->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
 }
 
 }  // namespace outpost::query

@@ -12,6 +12,7 @@
 
 #include "collector/query/log_search.h"
 #include "collector/query/metric_store.h"
+#include "collector/query/trace_store.h"
 #include "core/component.h"
 #include "core/http_server.h"
 #include "core/telemetry.h"
@@ -22,8 +23,8 @@
 // (SO_PEERCRED). Errors are JSON {"error", "detail"} with a proper status code. Built so far:
 // GET /v1/status (every section, or ?section=NAME), GET /v1/checks, POST /v1/logs/search
 // (log_search.h, on the worker pool), GET /v1/logs/sources, /v1/metrics/query and
-// /v1/metrics/list (metric_store.h); tail and traces arrive with the rest of issue 8
-// (docs/query-api.md).
+// /v1/metrics/list (metric_store.h), /v1/traces and /v1/traces/{id} (trace_store.h); the tail
+// arrives with the rest of issue 8 (docs/query-api.md).
 namespace outpost::query {
 
 class QueryService : public Component {
@@ -40,6 +41,8 @@ class QueryService : public Component {
     size_t max_concurrent_searches = 4;  // more at once are answered 429
     // What /v1/metrics/* answer from; null: those endpoints say the store is off.
     std::shared_ptr<MetricStore> metrics;
+    // What /v1/traces answers from; null: the trace store is off (or APM is).
+    std::shared_ptr<TraceStore> traces;
   };
   // A status section: computed on the loop when asked for.
   using Section = std::function<nlohmann::json()>;
@@ -63,6 +66,8 @@ class QueryService : public Component {
   void sources(HttpServer::Respond respond);
   void metricsQuery(HttpRequest& req, HttpServer::Respond respond);
   void metricsList(HttpRequest& req, HttpServer::Respond respond);
+  void tracesSearch(HttpRequest& req, HttpServer::Respond respond);
+  void traceGet(HttpRequest& req, std::string_view id, HttpServer::Respond respond);
 
   uv_loop_t* loop_;
   WorkerPool& workers_;

@@ -1,7 +1,9 @@
 // The query socket through a real `outpost run`: the socket file and its mode, /v1/status and
 // its sections, errors as JSON with a status code, `outpost status` (text, JSON, and when the
 // daemon is not running), and the API key never in what it answers.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,6 +23,7 @@
 #include "collector/query/query_client.h"
 #include "tests/fakeintake/fake_intake.h"
 #include "tests/support/test_support.h"
+#include "tests/support/trace_bodies.h"
 
 namespace outpost {
 namespace {
@@ -576,6 +579,119 @@ TEST(QueryProcessTest, MetricsQueryAndList) {
   EXPECT_FALSE(j["hints"].empty());
   const auto st = nlohmann::json::parse(query::queryGet(socket, "/v1/status").body);
   EXPECT_GE(st["metric_store"]["contexts"].get<int>(), 4);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
+// Sends `raw` to 127.0.0.1:port and returns the whole answer (Connection: close).
+std::string rawTcpRequest(int port, const std::string& raw) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return {};
+  }
+  (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+// Traces through the socket in local mode: a real v0.4 request to the receiver, then
+// /v1/traces with filters and sorting and /v1/traces/{id} with the span tree.
+TEST(QueryProcessTest, TracesSearchAndGet) {
+  TempDir dir;
+  const int port = testing::freeTcpPort();
+  dir.write("outpost.yaml",
+            "hostname: traces-host\nuse_dogstatsd: false\nrun_path: " + dir.file("run") +
+                "\napm_config:\n  receiver_port: " + std::to_string(port) + "\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  const std::string socket = dir.file("run/query.sock");
+
+  const int64_t t0 = (static_cast<int64_t>(::time(nullptr)) - 60) * 1'000'000'000;
+  std::vector<testing::Trace> traces;
+  for (uint64_t i = 1; i <= 3; ++i) {
+    const bool error = i == 2;
+    testing::TraceSpan root{"checkout",
+                            "http.request",
+                            "POST /pay",
+                            "web",
+                            0xabc0 + i,
+                            i * 10,
+                            0,
+                            t0 + static_cast<int64_t>(i) * 1'000'000'000,
+                            static_cast<int64_t>(i) * 100'000'000,
+                            0,
+                            {{"env", "prod"}, {"http.status_code", error ? "500" : "200"}},
+                            {{"_sampling_priority_v1", 1}}};
+    testing::TraceSpan db{
+        "checkout-db",
+        "postgres.query",
+        "UPDATE accounts SET x = 1",
+        "sql",
+        0xabc0 + i,
+        i * 10 + 1,
+        i * 10,
+        t0 + static_cast<int64_t>(i) * 1'000'000'000 + 1'000'000,
+        50'000'000,
+        error ? 1 : 0,
+        error ? std::vector<std::pair<std::string, std::string>>{{"error.message", "lock timeout"}}
+              : std::vector<std::pair<std::string, std::string>>{},
+        {}};
+    traces.push_back({root, db});
+  }
+  const std::string body = testing::v04Body(traces);
+  const std::string answer =
+      rawTcpRequest(port,
+                    "PUT /v0.4/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/msgpack\r\n"
+                    "X-Datadog-Trace-Count: 3\r\nDatadog-Meta-Lang: python\r\nConnection: close\r\n"
+                    "Content-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body);
+  ASSERT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+
+  auto r = query::queryGet(socket, "/v1/traces?service=checkout-db&sort=slowest");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  ASSERT_EQ(j["traces"].size(), 3u) << j.dump();
+  EXPECT_EQ(j["traces"][0]["trace_id"], std::to_string(0xabc3));
+  EXPECT_EQ(j["traces"][0]["service"], "checkout");
+  EXPECT_EQ(j["traces"][0]["env"], "prod");
+  EXPECT_DOUBLE_EQ(j["traces"][0]["duration_ms"].get<double>(), 300);
+  r = query::queryPost(socket, "/v1/traces",
+                       R"({"service":"checkout","error_only":true,"min_duration_ms":150})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = nlohmann::json::parse(r.body);
+  ASSERT_EQ(j["traces"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["traces"][0]["error"]["message"], "lock timeout");
+  // The SQL was obfuscated before it was stored, as it is before it is sent.
+  r = query::queryGet(socket, "/v1/traces/" + j["traces"][0]["trace_id"].get<std::string>());
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = nlohmann::json::parse(r.body);
+  ASSERT_EQ(j["spans"].size(), 2u);
+  EXPECT_EQ(j["spans"][1]["depth"], 1);
+  EXPECT_EQ(j["spans"][1]["resource"], "UPDATE accounts SET x = ?");
+  EXPECT_EQ(j["spans"][1]["meta"]["error.message"], "lock timeout");
+  EXPECT_EQ(j["spans"][0]["meta"]["http.status_code"], "500");
+
+  // Errors.
+  EXPECT_EQ(query::queryGet(socket, "/v1/traces/999999").status, 404);
+  EXPECT_EQ(query::queryGet(socket, "/v1/traces/not-an-id").status, 400);
+  EXPECT_EQ(query::queryGet(socket, "/v1/traces?sort=random").status, 400);
+  EXPECT_EQ(query::queryGet(socket, "/v1/traces?limit=100000").status, 400);
+  EXPECT_EQ(query::queryGet(socket, "/v1/traces?min_duration_ms=fast").status, 400);
+  EXPECT_EQ(query::queryPost(socket, "/v1/traces", R"({"service":1})").status, 400);
+  const auto st = nlohmann::json::parse(query::queryGet(socket, "/v1/status").body);
+  EXPECT_EQ(st["trace_store"]["traces"], 3);
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }

@@ -113,6 +113,7 @@ TracePipeline::Result TracePipeline::process(DecodedPayload& dp, const Request& 
       continue;
     }
     ++r.kept;
+    chunk.kept = true;
     buffer_.add(p, chunk);
   }
   return r;

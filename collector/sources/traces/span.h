@@ -131,6 +131,7 @@ struct TraceChunk {
   std::vector<Span> spans;
   StrPairs tags;
   bool dropped_trace = false;
+  bool kept = false;  // set by TracePipeline::process: sampled in and sent
 };
 
 // What one request carried (§4.7 for v0.7; for v0.3–v0.5 the header fields come from the

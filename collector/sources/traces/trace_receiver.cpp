@@ -381,6 +381,9 @@ void TraceReceiver::handleTraces(TraceApiVersion version, HttpRequest& req,
     flushTraces();
   }
   respond(rates(200));
+  if (r.kept > 0 && options_.on_kept) {
+    options_.on_kept(std::move(dp));
+  }
 }
 
 void TraceReceiver::handleClientStats(HttpRequest& req, HttpServer::Respond respond) {

@@ -53,6 +53,9 @@ class TraceReceiver : public Component {
     size_t max_pending_bytes = 64u << 20;
     // DogStatsD lines received on /dogstatsd/v1|v2/proxy (null: counted and dropped).
     std::function<void(std::string_view)> dogstatsd;
+    // Shown each request with a kept chunk after processing (chunks marked `kept`): the query
+    // socket's trace store takes it whole. Null: the request is freed.
+    std::function<void(std::unique_ptr<DecodedPayload>)> on_kept;
   };
 
   static Options optionsFrom(const Config& config);
