@@ -639,12 +639,18 @@ int cmdRun(const Options& opts) {
                                                                 std::move(options), forwarder));
   }
   logs::LogsSource* logs_source = nullptr;
+  std::shared_ptr<query::LogRing> recent_logs;
   if (config.logs_enabled) {
     std::vector<ConfigMessage> errors;  // already reported by checkLogSources
     auto l = std::make_unique<logs::LogsSource>(
         daemon.loop(), daemon.telemetry(), logs::LogsSource::optionsFrom(daemon.config(), errors),
         forwarder);
     logs_source = l.get();
+    if (config.query.logs_buffer_bytes > 0) {
+      recent_logs =
+          std::make_shared<query::LogRing>(static_cast<size_t>(config.query.logs_buffer_bytes));
+      l->setMessageObserver([recent_logs](const logs::LogMessage& m) { recent_logs->add(m); });
+    }
     daemon.addComponent(std::move(l));
   } else {
     size_t sources = 0;
@@ -669,6 +675,7 @@ int cmdRun(const Options& opts) {
     qo.max_concurrent_searches = static_cast<size_t>(config.query.max_concurrent_searches);
     qo.metrics = metric_store;
     qo.traces = trace_store;
+    qo.recent_logs = recent_logs;
     std::vector<ConfigMessage> errors, warnings;  // already reported by checkLogSources
     qo.log_sources = logs::parseLogSources(daemon.config().confd, errors, warnings);
     auto q = std::make_unique<query::QueryService>(daemon.loop(), daemon.workers(),

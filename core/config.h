@@ -97,6 +97,7 @@ struct QueryConfig {
   int64_t metrics_retention;
   int64_t metrics_max_contexts;
   int64_t traces_max_bytes;
+  int64_t logs_buffer_bytes;
 };
 
 struct Config {

@@ -113,6 +113,14 @@ std::vector<KeyDef> buildSchema() {
                       "turns the trace store off.",
        .field = FIELD(query.traces_max_bytes),
        .min = 0},
+      {.key = "query.logs_buffer_bytes",
+       .default_value = int64_t{8 << 20},
+       .description = "Outpost only. Bytes of the most recent processed log lines the query "
+                      "socket keeps for /v1/logs/tail (one ring; the oldest lines are "
+                      "overwritten). 0 turns it off.",
+       .field = FIELD(query.logs_buffer_bytes),
+       .min = 0,
+       .max = 1 << 30},
       // --- Daemon ---------------------------------------------------------------------------
       {.key = "shutdown_timeout",
        .default_value = int64_t{10},

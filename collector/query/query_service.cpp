@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 
 #include "collector/query/timestamps.h"
+#include "collector/sources/logs/status.h"
 #include "core/log.h"
 #include "core/strings.h"
 #include "core/version.h"
@@ -194,6 +195,14 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
     metricsList(req, std::move(respond));
     return;
   }
+  if (req.path == "/v1/logs/tail") {
+    if (!is_get && req.method != "POST") {
+      fail(405, "method not allowed", "/v1/logs/tail answers GET and POST");
+      return;
+    }
+    logsTail(req, std::move(respond));
+    return;
+  }
   if (req.path == "/v1/traces") {
     if (!is_get && req.method != "POST") {
       fail(405, "method not allowed", "/v1/traces answers GET and POST");
@@ -212,7 +221,8 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
   }
   fail(404, "not found",
        "endpoints: GET /v1/status[?section=NAME], GET /v1/checks, GET /v1/logs/sources, "
-       "POST /v1/logs/search, GET|POST /v1/metrics/query, GET /v1/metrics/list, GET|POST "
+       "POST /v1/logs/search, GET|POST /v1/logs/tail, GET|POST /v1/metrics/query, GET "
+       "/v1/metrics/list, GET|POST "
        "/v1/traces, GET /v1/traces/{trace_id} (docs/query-api.md)");
 }
 
@@ -334,11 +344,12 @@ bool intArg(const nlohmann::json& args, const char* key, int64_t lo, int64_t hi,
   }
   const auto& v = args[key];
   int64_t n = 0;
+  const std::string text = v.is_string() ? v.get<std::string>() : std::string();
   if (v.is_number_integer()) {
     n = v.get<int64_t>();
-  } else if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>().size() < 12 &&
-             std::all_of(v.get<std::string>().begin(), v.get<std::string>().end(), ::isdigit)) {
-    n = std::stoll(v.get<std::string>());
+  } else if (!text.empty() && text.size() < 12 &&
+             std::all_of(text.begin(), text.end(), ::isdigit)) {
+    n = std::stoll(text);
   } else {
     *error = fmt::format("'{}' must be an integer", key);
     return false;
@@ -667,6 +678,52 @@ void QueryService::traceGet(HttpRequest& req, std::string_view id, HttpServer::R
   }
   respond(
       HttpResponse::json(200, j->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+}
+
+// The ring lives on the loop, like this handler: answered at once.
+void QueryService::logsTail(HttpRequest& req, HttpServer::Respond respond) {
+  auto fail = [&](int status, std::string_view error, std::string_view detail) {
+    errors_.inc();
+    respond(errorResponse(status, error, detail));
+  };
+  if (!options_.recent_logs) {
+    fail(503, "recent logs off",
+         "logs_enabled is false or query.logs_buffer_bytes is 0; POST /v1/logs/search reads "
+         "the files themselves");
+    return;
+  }
+  nlohmann::json args;
+  std::string error;
+  TailRequest t;
+  int64_t lines = 50;
+  if (!requestArgs(req, &args, &error) ||
+      !onlyKnown(args, {"service", "source", "path", "status", "contains", "lines"}, &error) ||
+      !stringArg(args, "service", &t.service, &error) ||
+      !stringArg(args, "source", &t.source, &error) || !stringArg(args, "path", &t.path, &error) ||
+      !stringArg(args, "status", &t.status, &error) ||
+      !stringArg(args, "contains", &t.contains, &error) ||
+      !intArg(args, "lines", 1, 10000, &lines, &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  if (!t.status.empty()) {
+    const std::string_view normal = logs::normalizeStatus(t.status);
+    if (normal.empty()) {
+      fail(400, "bad request",
+           "'status' is one of emergency, alert, critical, error, warning, notice, info, debug");
+      return;
+    }
+    t.status = std::string(normal);
+  }
+  t.lines = static_cast<size_t>(lines);
+  nlohmann::json out = options_.recent_logs->tail(t);
+  if (out["lines"].empty()) {
+    out["hints"] = nlohmann::json::array(
+        {"no recent line matches; the ring holds what the pipeline processed since start (GET "
+         "/v1/logs/sources lists the sources; POST /v1/logs/search reads the files)"});
+  }
+  respond(
+      HttpResponse::json(200, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
 }
 
 }  // namespace outpost::query

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "collector/query/log_ring.h"
 #include "collector/query/log_search.h"
 #include "collector/query/metric_store.h"
 #include "collector/query/trace_store.h"
@@ -23,8 +24,8 @@
 // (SO_PEERCRED). Errors are JSON {"error", "detail"} with a proper status code. Built so far:
 // GET /v1/status (every section, or ?section=NAME), GET /v1/checks, POST /v1/logs/search
 // (log_search.h, on the worker pool), GET /v1/logs/sources, /v1/metrics/query and
-// /v1/metrics/list (metric_store.h), /v1/traces and /v1/traces/{id} (trace_store.h); the tail
-// arrives with the rest of issue 8 (docs/query-api.md).
+// /v1/metrics/list (metric_store.h), /v1/traces and /v1/traces/{id} (trace_store.h),
+// /v1/logs/tail (log_ring.h) (docs/query-api.md).
 namespace outpost::query {
 
 class QueryService : public Component {
@@ -43,6 +44,8 @@ class QueryService : public Component {
     std::shared_ptr<MetricStore> metrics;
     // What /v1/traces answers from; null: the trace store is off (or APM is).
     std::shared_ptr<TraceStore> traces;
+    // What /v1/logs/tail answers from; null: logs are off or query.logs_buffer_bytes is 0.
+    std::shared_ptr<LogRing> recent_logs;
   };
   // A status section: computed on the loop when asked for.
   using Section = std::function<nlohmann::json()>;
@@ -67,6 +70,7 @@ class QueryService : public Component {
   void metricsQuery(HttpRequest& req, HttpServer::Respond respond);
   void metricsList(HttpRequest& req, HttpServer::Respond respond);
   void tracesSearch(HttpRequest& req, HttpServer::Respond respond);
+  void logsTail(HttpRequest& req, HttpServer::Respond respond);
   void traceGet(HttpRequest& req, std::string_view id, HttpServer::Respond respond);
 
   uv_loop_t* loop_;

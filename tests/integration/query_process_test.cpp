@@ -482,6 +482,22 @@ TEST(QueryProcessTest, LocalModeSocketUnderRunPath) {
   }
   ASSERT_FALSE(tailed.is_null()) << p.err();
   EXPECT_EQ(tailed["lines"], 2);
+  // The lines the pipeline processed, from the recent-logs ring (local mode: never sent).
+  auto tail = query::queryGet(dir.file("run/query.sock"), "/v1/logs/tail?service=app&lines=5");
+  ASSERT_EQ(tail.status, 200) << tail.body;
+  auto lines = nlohmann::json::parse(tail.body)["lines"];
+  ASSERT_EQ(lines.size(), 2u) << tail.body;
+  EXPECT_EQ(lines[0]["message"], "one");
+  EXPECT_EQ(lines[1]["message"], "two");
+  EXPECT_EQ(lines[1]["path"], dir.file("app.log"));
+  EXPECT_EQ(lines[1]["status"], "info");
+  tail = query::queryPost(dir.file("run/query.sock"), "/v1/logs/tail", R"({"service":"other"})");
+  ASSERT_EQ(tail.status, 200);
+  EXPECT_TRUE(nlohmann::json::parse(tail.body)["lines"].empty());
+  EXPECT_FALSE(nlohmann::json::parse(tail.body)["hints"].empty());
+  EXPECT_EQ(query::queryGet(dir.file("run/query.sock"), "/v1/logs/tail?status=bad").status, 400);
+  EXPECT_EQ(query::queryGet(dir.file("run/query.sock"), "/v1/logs/tail?lines=0").status, 400);
+  EXPECT_EQ(query::queryGet(dir.file("run/query.sock"), "/v1/logs/tail?x=1").status, 400);
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }

@@ -20,6 +20,7 @@ struct LogOrigin {
   // Comma-joined tags as sent in ddtags: the source's tags, sourcecategory:, filename: and
   // dirname: for files, then the global tags. Never empty-separated (no ",," or trailing ",").
   std::string tags;
+  std::string path;  // the file, for file sources
 };
 
 // Identifies one stream of offsets in the OffsetTracker (a tailed file, a journal). 0: the

@@ -116,6 +116,7 @@ std::shared_ptr<const LogOrigin> LogsSource::originFor(const LogSourceConfig& c,
   auto o = std::make_shared<LogOrigin>();
   o->service = c.service;
   o->source = c.source;
+  o->path = path;
   std::vector<std::string> tags = c.tags;
   if (!c.sourcecategory.empty()) {
     tags.push_back(fmt::format("sourcecategory:{}", c.sourcecategory));
@@ -843,6 +844,8 @@ bool LogsSource::writable() const {
 void LogsSource::sink(LogMessage&& m) {
   if (m.marker_only) {
     dropped_by_rule_.inc();
+  } else if (observer_) {
+    observer_(m);
   }
   if (!overflow_.empty() || !batcher_->push(std::move(m))) {
     overflow_.push_back(std::move(m));

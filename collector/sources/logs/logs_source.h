@@ -67,6 +67,12 @@ class LogsSource : public Component {
   bool start() override;
   void stop(std::function<void()> done) override;
 
+  // Shown every message the pipeline processed (after the processing rules, before batching),
+  // forwarded or not: the query socket's recent-logs ring. Loop thread.
+  void setMessageObserver(std::function<void(const LogMessage&)> observer) {
+    observer_ = std::move(observer);
+  }
+
   struct FileStatus {
     std::string path;
     std::string source;  // the conf.d integration
@@ -150,6 +156,7 @@ class LogsSource : public Component {
   Telemetry& telemetry_;
   Options options_;
   Forwarder* forwarder_;
+  std::function<void(const LogMessage&)> observer_;
   Registry registry_;
   OffsetTracker tracker_;
   std::unique_ptr<LogBatcher> batcher_;
