@@ -673,6 +673,9 @@ int cmdRun(const Options& opts) {
     qo.config_file = daemon.config().config_file;
     qo.local_mode = config.localMode();
     qo.max_concurrent_searches = static_cast<size_t>(config.query.max_concurrent_searches);
+    qo.max_queued_searches = static_cast<size_t>(config.query.max_queued_searches);
+    qo.search_timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(config.query.search_timeout * 1000));
     qo.metrics = metric_store;
     qo.traces = trace_store;
     qo.recent_logs = recent_logs;

@@ -94,6 +94,8 @@ struct ProxyConfig {
 // The query socket's limits (issue 8).
 struct QueryConfig {
   int64_t max_concurrent_searches;
+  int64_t max_queued_searches;
+  double search_timeout;
   int64_t metrics_retention;
   int64_t metrics_max_contexts;
   int64_t traces_max_bytes;

@@ -86,11 +86,27 @@ std::vector<KeyDef> buildSchema() {
        .field = FIELD(query_socket_group)},
       {.key = "query.max_concurrent_searches",
        .default_value = int64_t{4},
-       .description = "Outpost only. Log searches running at once on the query socket; more "
-                      "are answered 429.",
+       .description = "Outpost only. Log searches running at once on the query socket, each "
+                      "on a thread of its own (not the worker pool, so a long search never "
+                      "delays compression); more wait in a queue.",
        .field = FIELD(query.max_concurrent_searches),
        .min = 1,
        .max = 64},
+      {.key = "query.max_queued_searches",
+       .default_value = int64_t{32},
+       .description = "Outpost only. Log searches that may wait for a free search thread; more "
+                      "are answered 429.",
+       .field = FIELD(query.max_queued_searches),
+       .min = 0,
+       .max = 10000},
+      {.key = "query.search_timeout",
+       .default_value = 30.0,
+       .description = "Outpost only. Seconds a log search may take from its arrival: a search "
+                      "still running then answers what it found with a cursor to go on; one "
+                      "still waiting is answered 503.",
+       .field = FIELD(query.search_timeout),
+       .min = 0.1,
+       .max = 3600},
       {.key = "query.metrics_retention",
        .default_value = int64_t{3600},
        .description = "Outpost only. Seconds of flushed metrics (10 s resolution) the query "

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <http_parser.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +24,29 @@
 #include "core/strings.h"
 
 namespace outpost {
+
+bool PeerWatch::gone() const {
+  if (closed == nullptr || fd < 0) {
+    return false;
+  }
+  if (closed->load()) {
+    return true;  // closed here: the descriptor may belong to someone else by now
+  }
+  // A Unix stream socket whose peer closed reports POLLHUP (a half-close only POLLRDHUP); TCP
+  // cannot tell a closed peer from a half-closed one without writing, so its FIN counts.
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  const bool unix_socket =
+      ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
+  pollfd p{fd, static_cast<short>(POLLRDHUP), 0};
+  if (::poll(&p, 1, 0) <= 0) {
+    return false;
+  }
+  if ((p.revents & (POLLHUP | POLLERR)) != 0) {
+    return true;
+  }
+  return !unix_socket && (p.revents & POLLRDHUP) != 0;
+}
 
 std::string_view HttpRequest::header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers) {
@@ -349,6 +373,7 @@ struct HttpServer::Impl::Connection {
   std::optional<uid_t> peer_uid_;
   std::optional<gid_t> peer_gid_;
 
+  std::shared_ptr<std::atomic<bool>> gone_ = std::make_shared<std::atomic<bool>>(false);
   bool closing_ = false;     // uv_close issued
   bool stop_input_ = false;  // no further request will be parsed
   bool finishing_ = false;   // uv_shutdown issued
@@ -452,6 +477,7 @@ void Conn::closeNow() {
   }
   closing_ = true;
   reading_ = false;
+  gone_->store(true);
   if (server_ != nullptr && counted_) {
     counted_ = false;
     server_->connectionClosing();
@@ -678,6 +704,11 @@ void Conn::dispatch() {
   stopTimer();
   HttpRequest request = std::move(request_);
   request_ = HttpRequest();
+  request.peer.closed = gone_;
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(&h_.handle, &fd) == 0) {
+    request.peer.fd = fd;
+  }
   std::weak_ptr<int> alive = server_->alive_;
   Impl* server = server_;
   const uint64_t conn_id = id_;

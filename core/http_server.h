@@ -3,6 +3,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,18 +18,30 @@
 namespace outpost {
 
 // One parsed HTTP/1.1 request. Header names are lower-cased; values are as received.
+// Whether a client went away (closed its connection, or it was closed here), so a handler
+// answering later may stop working for it. A half-close (shutdown of the client's writing side,
+// as `nc -N` does) is not gone on a Unix socket: that client still waits for the answer. Call
+// gone() on the loop's thread.
+struct PeerWatch {
+  std::shared_ptr<const std::atomic<bool>> closed;  // set when the connection closes here
+  int fd = -1;
+  bool gone() const;
+};
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as on the request line: "/api/v2/series?x=1"
   std::string path;    // target before '?', percent-decoding NOT applied
   std::string query;   // target after '?', or empty
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;    // de-chunked
+  std::string body;  // de-chunked
   // Peer credentials on a Unix socket (SO_PEERCRED); unset on TCP.
   std::optional<pid_t> peer_pid;
   std::optional<uid_t> peer_uid;
   std::optional<gid_t> peer_gid;
   std::string peer_address;  // "127.0.0.1:53211" on TCP, "unix" on a Unix socket
+  // Tells whether this client went away, for a handler that answers later.
+  PeerWatch peer;
 
   // First header with that (lower-case) name, or empty.
   std::string_view header(std::string_view lower_name) const;

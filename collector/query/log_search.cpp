@@ -696,12 +696,17 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
     bool eof = false;
     while (!eof) {
       if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+        // Stopped (a timeout, the client gone): what was found, and where to go on.
         result.cancelled = true;
+        result.truncated = true;
+        result.next_cursor = encodeCursor({f.path, std::max(buf_offset, skip_to), line_no});
         return result;
       }
       // Within a time range, no further than its end.
       const size_t read_size = static_cast<size_t>(std::clamp<uint64_t>(
           stop_at - std::min(stop_at, buf_offset + buf.size()), 64u << 10, kChunk));
+      // A carried partial line has no newline: only what this read adds needs looking at.
+      size_t scan_from = buf.size();
       const ssize_t n = reader->read(buf, read_size, &error);
       if (n < 0) {
         result.unreadable.push_back(f.path + ": " + error);
@@ -720,6 +725,7 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
             static_cast<size_t>(std::min<uint64_t>(skip_to - buf_offset, buf.size()));
         buf.erase(0, drop);
         buf_offset += drop;
+        scan_from = 0;
         if (buf_offset < skip_to) {
           continue;
         }
@@ -727,7 +733,9 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
       // Whole lines only, unless the file ended (its last line has no newline).
       size_t end = buf.size();
       if (!eof) {
-        const char* p = static_cast<const char*>(::memrchr(buf.data(), '\n', buf.size()));
+        scan_from = std::min(scan_from, buf.size());
+        const char* p = static_cast<const char*>(
+            ::memrchr(buf.data() + scan_from, '\n', buf.size() - scan_from));
         if (p == nullptr && buf.size() < kMaxLine) {
           continue;  // a line longer than the chunk: read on
         }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -33,7 +34,30 @@ QueryService::QueryService(uv_loop_t* loop, WorkerPool& workers, Telemetry& tele
       options_(std::move(options)),
       requests_(telemetry.counter("outpost.query.requests", {}, "query socket requests")),
       errors_(telemetry.counter("outpost.query.errors", {},
-                                "query socket requests answered with an error")) {}
+                                "query socket requests answered with an error")),
+      searches_(telemetry.counter("outpost.query.searches", {}, "log searches answered")),
+      searches_queued_(telemetry.counter("outpost.query.searches_queued", {},
+                                         "log searches that waited for a free search thread")),
+      searches_cancelled_(telemetry.counter("outpost.query.searches_cancelled", {},
+                                            "log searches stopped because the client went away")),
+      searches_timed_out_(telemetry.counter("outpost.query.searches_timed_out", {},
+                                            "log searches stopped at query.search_timeout")),
+      searches_refused_(telemetry.counter("outpost.query.searches_refused", {},
+                                          "log searches refused (429): the queue was full")) {}
+
+// One log search from arrival to answer.
+struct QueryService::PendingSearch {
+  std::shared_ptr<SearchRequest> request;
+  HttpServer::Respond respond;
+  PeerWatch peer;
+  std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
+  std::chrono::steady_clock::time_point arrived;
+  std::chrono::steady_clock::time_point deadline;
+  std::shared_ptr<nlohmann::json> result = std::make_shared<nlohmann::json>();
+  bool timed_out = false;
+  bool client_gone = false;
+  double queued_ms = 0;
+};
 
 QueryService::~QueryService() {
   *alive_ = false;
@@ -44,6 +68,11 @@ void QueryService::addSection(std::string name, Section section) {
 }
 
 bool QueryService::start() {
+  search_pool_ =
+      std::make_unique<WorkerPool>(loop_, std::max<size_t>(1, options_.max_concurrent_searches),
+                                   options_.max_concurrent_searches, telemetry_);
+  search_watchdog_ = std::make_unique<Timer>(loop_, [this] { watchSearches(); });
+  search_watchdog_->unref();
   started_ = std::chrono::steady_clock::now();
   started_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -85,14 +114,46 @@ bool QueryService::start() {
 }
 
 void QueryService::stop(std::function<void()> done) {
-  if (!server_) {
-    done();
-    return;
+  stopping_ = true;
+  // Queued searches are answered at once, running ones stop at their next chunk.
+  for (auto& ps : queued_) {
+    ps->respond(errorResponse(503, "stopping", "outpost is stopping"));
   }
-  server_->shutdown([this, done = std::move(done)] {
-    ::unlink(options_.socket_path.c_str());
-    done();
-  });
+  queued_.clear();
+  for (auto& ps : running_) {
+    ps->cancel->store(true);
+  }
+  if (search_watchdog_) {
+    disarmWatchdog();
+  }
+  auto after_searches = [this, done = std::move(done)]() mutable {
+    if (!server_) {
+      done();
+      return;
+    }
+    server_->shutdown([this, done = std::move(done)] {
+      ::unlink(options_.socket_path.c_str());
+      done();
+    });
+  };
+  if (search_pool_) {
+    search_pool_->drain(std::move(after_searches));
+  } else {
+    after_searches();
+  }
+}
+
+nlohmann::json QueryService::searchStatus() const {
+  return {{"running", running_.size()},
+          {"queued", queued_.size()},
+          {"max_concurrent", options_.max_concurrent_searches},
+          {"max_queued", options_.max_queued_searches},
+          {"timeout_s", std::chrono::duration<double>(options_.search_timeout).count()},
+          {"answered", searches_.value()},
+          {"waited", searches_queued_.value()},
+          {"cancelled", searches_cancelled_.value()},
+          {"timed_out", searches_timed_out_.value()},
+          {"refused", searches_refused_.value()}};
 }
 
 nlohmann::json QueryService::status() const {
@@ -106,6 +167,7 @@ nlohmann::json QueryService::status() const {
       {"started_at", started_unix_},
       {"uptime_s", uptime},
       {"forwarding", options_.local_mode ? "off: local mode (no api_key)" : "on"},
+      {"searches", searchStatus()},
   };
   for (const auto& [name, section] : sections_) {
     try {
@@ -274,22 +336,51 @@ void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {
     respond(errorResponse(400, "bad request", error));
     return;
   }
-  if (searches_running_ >= options_.max_concurrent_searches) {
+  auto ps = std::make_shared<PendingSearch>();
+  ps->request = std::move(request);
+  ps->respond = std::move(respond);
+  ps->peer = req.peer;
+  ps->arrived = std::chrono::steady_clock::now();
+  ps->deadline = ps->arrived + options_.search_timeout;
+  if (stopping_) {
     errors_.inc();
-    respond(errorResponse(
-        429, "too many searches",
-        fmt::format("{} searches are running; try again when one is done", searches_running_)));
+    ps->respond(errorResponse(503, "stopping", "outpost is stopping"));
     return;
   }
-  ++searches_running_;
-  auto result = std::make_shared<nlohmann::json>();
+  if (running_.size() < options_.max_concurrent_searches) {
+    startSearch(ps);
+    return;
+  }
+  if (queued_.size() >= options_.max_queued_searches) {
+    errors_.inc();
+    searches_refused_.inc();
+    ps->respond(errorResponse(
+        429, "too many searches",
+        fmt::format("{} searches are running and {} waiting (query.max_concurrent_searches); try "
+                    "again when one is done",
+                    running_.size(), queued_.size())));
+    return;
+  }
+  searches_queued_.inc();
+  queued_.push_back(std::move(ps));
+  armWatchdog();
+}
+
+void QueryService::startSearch(const std::shared_ptr<PendingSearch>& ps) {
+  ps->queued_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ps->arrived)
+          .count();
   auto sources = std::make_shared<std::vector<logs::LogSourceConfig>>(options_.log_sources);
-  const auto t0 = std::chrono::steady_clock::now();
   std::weak_ptr<bool> alive = alive_;
-  const bool queued = workers_.submit(
-      [request, sources, result] {
+  running_.push_back(ps);
+  armWatchdog();
+  auto request = ps->request;
+  auto cancel = ps->cancel;
+  auto result = ps->result;
+  const bool queued = search_pool_->submit(
+      [request, sources, result, cancel] {
         const auto files = searchFiles(*sources, *request);
-        SearchResult r = runSearch(*request, files);
+        SearchResult r = runSearch(*request, files, cancel.get());
         *result = toJson(r);
         if (files.empty()) {
           (*result)["hints"] = nlohmann::json::array(
@@ -297,22 +388,105 @@ void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {
                "names none with these filters"});
         }
       },
-      [this, alive, result, respond, t0] {
-        if (alive.expired()) {
-          return;
+      [this, alive, ps] {
+        if (!alive.expired()) {
+          finishSearch(ps);
         }
-        --searches_running_;
-        (*result)["took_ms"] =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                .count();
-        // Lines are not always UTF-8: invalid bytes become U+FFFD rather than an exception.
-        respond(HttpResponse::json(
-            200, result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
       });
-  if (!queued) {
-    --searches_running_;
+  if (!queued) {  // cannot happen: at most max_concurrent_searches are submitted
+    running_.pop_back();
     errors_.inc();
-    respond(errorResponse(429, "too many searches", "the worker queue is full"));
+    ps->respond(errorResponse(503, "busy", "the search threads refused the search"));
+  }
+}
+
+void QueryService::finishSearch(const std::shared_ptr<PendingSearch>& ps) {
+  running_.erase(std::remove(running_.begin(), running_.end(), ps), running_.end());
+  searches_.inc();
+  nlohmann::json& result = *ps->result;
+  result["took_ms"] =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ps->arrived)
+          .count();
+  result["queued_ms"] = ps->queued_ms;
+  if (ps->timed_out) {
+    result["timed_out"] = true;
+    result["hints"] = nlohmann::json::array(
+        {fmt::format("stopped at query.search_timeout ({} s): these are the lines found so far; "
+                     "next_cursor goes on from where it stopped (or narrow the time range)",
+                     std::chrono::duration<double>(options_.search_timeout).count())});
+  }
+  // Lines are not always UTF-8: invalid bytes become U+FFFD rather than an exception.
+  ps->respond(HttpResponse::json(
+      200, result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  startQueued();
+}
+
+// Started once when the first search arrives (restarting it on every arrival would postpone it
+// forever under a steady stream of searches).
+void QueryService::armWatchdog() {
+  if (!watchdog_armed_) {
+    watchdog_armed_ = true;
+    search_watchdog_->start(100, 100);
+  }
+}
+
+void QueryService::disarmWatchdog() {
+  watchdog_armed_ = false;
+  search_watchdog_->stop();
+}
+
+void QueryService::startQueued() {
+  while (!stopping_ && running_.size() < options_.max_concurrent_searches && !queued_.empty()) {
+    auto next = std::move(queued_.front());
+    queued_.pop_front();
+    startSearch(next);
+  }
+  if (running_.empty() && queued_.empty()) {
+    disarmWatchdog();
+  }
+}
+
+// Every 100 ms while searches wait or run: a client gone cancels its search; a search past
+// query.search_timeout stops (running) or is answered 503 (still queued).
+void QueryService::watchSearches() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = queued_.begin(); it != queued_.end();) {
+    PendingSearch& ps = **it;
+    const bool gone = ps.peer.gone();
+    if (gone || now >= ps.deadline) {
+      if (gone) {
+        searches_cancelled_.inc();
+      } else {
+        searches_timed_out_.inc();
+      }
+      errors_.inc();
+      ps.respond(errorResponse(
+          503, "search timeout",
+          fmt::format("the search waited {} s for a free search thread (query.search_timeout); "
+                      "{} searches are running",
+                      std::chrono::duration<double>(options_.search_timeout).count(),
+                      running_.size())));
+      it = queued_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& ps : running_) {
+    if (ps->cancel->load()) {
+      continue;
+    }
+    if (ps->peer.gone()) {
+      ps->client_gone = true;
+      searches_cancelled_.inc();
+      ps->cancel->store(true);
+    } else if (now >= ps->deadline) {
+      ps->timed_out = true;
+      searches_timed_out_.inc();
+      ps->cancel->store(true);
+    }
+  }
+  if (running_.empty() && queued_.empty()) {
+    disarmWatchdog();
   }
 }
 

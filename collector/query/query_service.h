@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "collector/query/trace_store.h"
 #include "core/component.h"
 #include "core/http_server.h"
+#include "core/loop.h"
 #include "core/telemetry.h"
 #include "core/worker_pool.h"
 
@@ -39,7 +41,12 @@ class QueryService : public Component {
     // The file log sources of the configuration: what /v1/logs/search reads (whether or not
     // logs_enabled ships them).
     std::vector<logs::LogSourceConfig> log_sources;
-    size_t max_concurrent_searches = 4;  // more at once are answered 429
+    // Log searches run on their own threads, this many at once; up to max_queued_searches more
+    // wait (beyond that: 429). A search still queued or running after search_timeout answers
+    // what it found so far with a cursor to go on; a client that goes away cancels its search.
+    size_t max_concurrent_searches = 4;
+    size_t max_queued_searches = 32;
+    std::chrono::milliseconds search_timeout{30'000};
     // What /v1/metrics/* answer from; null: those endpoints say the store is off.
     std::shared_ptr<MetricStore> metrics;
     // What /v1/traces answers from; null: the trace store is off (or APM is).
@@ -62,6 +69,8 @@ class QueryService : public Component {
 
   // The whole status document (also what `outpost status` prints).
   nlohmann::json status() const;
+  // Searches running and waiting now, and the limits.
+  nlohmann::json searchStatus() const;
 
  private:
   void handle(HttpRequest& req, HttpServer::Respond respond);
@@ -81,10 +90,28 @@ class QueryService : public Component {
   std::unique_ptr<HttpServer> server_;
   std::chrono::steady_clock::time_point started_;
   int64_t started_unix_ = 0;
-  size_t searches_running_ = 0;
+  struct PendingSearch;
+  void startSearch(const std::shared_ptr<PendingSearch>& ps);
+  void finishSearch(const std::shared_ptr<PendingSearch>& ps);
+  void watchSearches();
+  void startQueued();
+  void armWatchdog();
+  void disarmWatchdog();
+
+  std::unique_ptr<WorkerPool> search_pool_;
+  std::unique_ptr<Timer> search_watchdog_;
+  std::deque<std::shared_ptr<PendingSearch>> queued_;
+  std::vector<std::shared_ptr<PendingSearch>> running_;
+  bool stopping_ = false;
+  bool watchdog_armed_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   Counter& requests_;
   Counter& errors_;
+  Counter& searches_;
+  Counter& searches_queued_;
+  Counter& searches_cancelled_;
+  Counter& searches_timed_out_;
+  Counter& searches_refused_;
 };
 
 // {"error": error, "detail": detail} with `status`.

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "collector/query/query_client.h"
 #include "tests/fakeintake/fake_intake.h"
@@ -346,10 +347,10 @@ TEST(QueryProcessTest, LogSearch) {
 // timestamps read whole (and said so), an old rotation skipped by its modification time.
 TEST(QueryProcessTest, LogSearchTimeRanges) {
   TempDir dir;
-  // 20,000 lines a file, one every 3 s from 06:00:00Z today (until 22:39:57): syslog stamps
-  // have no year, so the lines must be within a day of now.
-  const time_t today = ::time(nullptr) / 86400 * 86400;
-  const int64_t base = today + 6 * 3600;
+  // 20,000 lines a file, one every 3 s, the last a little before now (syslog stamps have no
+  // year, so the lines must be within a day of now; files written now have a modification
+  // time after the range, whatever the time of day the test runs at).
+  const int64_t base = (static_cast<int64_t>(::time(nullptr)) - 62000) / 60 * 60;
   auto make = [&](const std::string& name, auto stamp) {
     std::string text;
     for (int i = 0; i < 20000; ++i) {
@@ -397,12 +398,14 @@ TEST(QueryProcessTest, LogSearchTimeRanges) {
   ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
   const std::string socket = dir.file("run/query.sock");
 
-  // One minute in the middle: 10:00:00-10:00:59 holds requests 4800-4819 (one every 3 s).
-  const std::string day = fmt(today, "%Y-%m-%d");
-  const nlohmann::json body = {{"query", "request"},
-                               {"from", day + "T10:00:00Z"},
-                               {"to", day + "T10:00:59Z"},
-                               {"limit", 1000}};
+  // One minute in the middle, 4 hours after the first line, holds requests 4800-4819 (one
+  // every 3 s).
+  auto at = [&](int64_t offset_s) {
+    return fmt(static_cast<time_t>(base + offset_s), "%Y-%m-%dT%H:%M:%SZ");
+  };
+  const std::string minute = at(14400).substr(0, 17);  // "YYYY-MM-DDTHH:MM:"
+  const nlohmann::json body = {
+      {"query", "request"}, {"from", at(14400)}, {"to", at(14459)}, {"limit", 1000}};
   auto res = query::queryPost(socket, "/v1/logs/search", body.dump());
   ASSERT_EQ(res.status, 200) << res.body;
   const auto j = nlohmann::json::parse(res.body);
@@ -412,7 +415,7 @@ TEST(QueryProcessTest, LogSearchTimeRanges) {
     const size_t at = line.find("request ");
     by_file[std::filesystem::path(h["file"].get<std::string>()).filename()].push_back(
         std::stoi(line.substr(at + 8)));
-    EXPECT_TRUE(h["timestamp"].get<std::string>().rfind(day + "T10:00:", 0) == 0) << line;
+    EXPECT_TRUE(h["timestamp"].get<std::string>().rfind(minute, 0) == 0) << line;
   }
   std::vector<int> want;
   for (int i = 4800; i < 4820; ++i) {
@@ -430,12 +433,12 @@ TEST(QueryProcessTest, LogSearchTimeRanges) {
   // Continuation lines inside the range come with it; relative times work.
   res = query::queryPost(socket, "/v1/logs/search",
                          nlohmann::json{{"query", "continuation"},
-                                        {"from", day + "T10:00:00Z"},
-                                        {"to", day + "T10:05:00Z"},
+                                        {"from", at(14400)},
+                                        {"to", at(14700)},
                                         {"path", "iso.log"}}
                              .dump());
   ASSERT_EQ(res.status, 200) << res.body;
-  // After requests 4800 (10:00:00) and 4900 (10:05:00, `to` is inclusive).
+  // After requests 4800 (the start) and 4900 (5 minutes later: `to` is inclusive).
   EXPECT_EQ(nlohmann::json::parse(res.body)["results"].size(), 2u);
   res = query::queryPost(socket, "/v1/logs/search", R"({"query":"request","from":"-15m"})");
   ASSERT_EQ(res.status, 200) << res.body;
@@ -708,6 +711,204 @@ TEST(QueryProcessTest, TracesSearchAndGet) {
   EXPECT_EQ(query::queryPost(socket, "/v1/traces", R"({"service":1})").status, 400);
   const auto st = nlohmann::json::parse(query::queryGet(socket, "/v1/status").body);
   EXPECT_EQ(st["trace_store"]["traces"], 3);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
+// Connects to `socket` and sends `raw` without reading the answer: the caller holds (and closes)
+// the connection. -1 when it cannot connect.
+int openRequest(const std::string& socket, const std::string& raw) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
+  return fd;
+}
+
+std::string searchRequest(const std::string& body, bool keep_alive) {
+  return "POST /v1/logs/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+         std::string(keep_alive ? "" : "Connection: close\r\n") +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// A log source whose one file is a 1 TiB sparse file (a line, then zeros): a search through it
+// runs for minutes, so the test decides when searches end.
+void writeSlowAndSmallSources(TempDir& dir) {
+  dir.write("logs/small.log", "alpha one\nbeta two\nalpha three\n");
+  dir.write("logs/big.log", "NEEDLE first line\n");
+  ASSERT_EQ(::truncate(dir.file("logs/big.log").c_str(), off_t{1} << 40), 0);
+  dir.write("conf.d/app.d/conf.yaml",
+            "logs:\n"
+            "  - type: file\n    path: " +
+                dir.file("logs/small.log") +
+                "\n    service: small\n    source: s\n"
+                "  - type: file\n    path: " +
+                dir.file("logs/big.log") + "\n    service: big\n    source: b\n");
+}
+
+nlohmann::json searchStatus(const std::string& socket) {
+  auto r = query::queryGet(socket, "/v1/status");
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  return j.is_object() && j.contains("searches") ? j["searches"] : nlohmann::json();
+}
+
+// Polls /v1/status until `pred(searches)` holds (or 10 s pass); returns the last section.
+template <typename Pred>
+nlohmann::json waitSearches(const std::string& socket, Pred pred) {
+  nlohmann::json s;
+  for (int i = 0; i < 200; ++i) {
+    s = searchStatus(socket);
+    if (s.is_object() && pred(s)) {
+      break;
+    }
+    std::this_thread::sleep_for(50ms);  // polling another process
+  }
+  return s;
+}
+
+// query.max_concurrent_searches searches run, the next query.max_queued_searches wait and are
+// all answered when threads free up, one more is refused with 429; a client that disconnects
+// cancels its search, whether it asked to keep the connection alive or not.
+TEST(QueryProcessTest, SearchConcurrencyQueueAndCancellation) {
+  TempDir dir;
+  writeSlowAndSmallSources(dir);
+  dir.write("outpost.yaml",
+            "hostname: h\nuse_dogstatsd: false\napm_config:\n  enabled: false\n"
+            "query:\n  max_concurrent_searches: 4\n  max_queued_searches: 16\n"
+            "  search_timeout: 120\nrun_path: " +
+                dir.file("run") + "\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  const std::string socket = dir.file("run/query.sock");
+
+  // Four searches through the 1 TiB file hold the four search threads.
+  std::vector<int> slow;
+  for (int i = 0; i < 4; ++i) {
+    slow.push_back(
+        openRequest(socket, searchRequest(R"({"query":"nowhere","service":"big"})", i % 2 == 0)));
+    ASSERT_GE(slow.back(), 0);
+  }
+  auto s = waitSearches(socket, [](const auto& j) { return j["running"] == 4; });
+  ASSERT_EQ(s["running"], 4) << s.dump();
+  EXPECT_EQ(s["max_concurrent"], 4);
+
+  // Sixteen more wait in the queue.
+  std::vector<query::ClientResult> answers(16);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    clients.emplace_back([&, i] {
+      answers[i] = query::queryPost(socket, "/v1/logs/search",
+                                    R"({"query":"alpha","service":"small"})", 60s);
+    });
+  }
+  s = waitSearches(socket, [](const auto& j) { return j["queued"] == 16; });
+  EXPECT_EQ(s["queued"], 16) << s.dump();
+  EXPECT_EQ(s["running"], 4) << s.dump();
+
+  // The queue is full: the next one is refused at once.
+  auto refused =
+      query::queryPost(socket, "/v1/logs/search", R"({"query":"alpha","service":"small"})");
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_NE(refused.body.find("query.max_concurrent_searches"), std::string::npos) << refused.body;
+
+  // The four slow clients go away: their searches stop, and the queued ones are answered.
+  for (int fd : slow) {
+    ::close(fd);
+  }
+  for (auto& t : clients) {
+    t.join();
+  }
+  for (const auto& a : answers) {
+    ASSERT_EQ(a.status, 200) << a.error << a.body;
+    const auto j = nlohmann::json::parse(a.body);
+    ASSERT_EQ(j["results"].size(), 2u) << a.body;
+    EXPECT_EQ(j["results"][1]["line"], "alpha three");
+    EXPECT_GT(j["queued_ms"].get<double>(), 0.0);
+    EXPECT_FALSE(j.contains("timed_out"));
+  }
+  s = waitSearches(socket, [](const auto& j) { return j["running"] == 0; });
+  EXPECT_EQ(s["running"], 0) << s.dump();
+  EXPECT_EQ(s["queued"], 0);
+  EXPECT_EQ(s["cancelled"], 4) << s.dump();
+  EXPECT_EQ(s["waited"], 16);
+  EXPECT_EQ(s["refused"], 1);
+  EXPECT_EQ(s["timed_out"], 0);
+
+  // A client that half-closes (shuts down its writing side) still gets its answer.
+  const int half =
+      openRequest(socket, searchRequest(R"({"query":"beta","service":"small"})", true));
+  ASSERT_GE(half, 0);
+  ::shutdown(half, SHUT_WR);
+  std::string answer;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(half, buf, sizeof buf, 0)) > 0) {
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(half);
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("beta two"), std::string::npos) << answer;
+
+  // Stopping while a search runs: it is cancelled and the daemon exits promptly.
+  const int last = openRequest(socket, searchRequest(R"({"query":"x","service":"big"})", true));
+  s = waitSearches(socket, [](const auto& j) { return j["running"] == 1; });
+  EXPECT_EQ(s["running"], 1) << s.dump();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+  ::close(last);
+}
+
+// A search that outlives query.search_timeout answers with what it found, timed_out and a
+// cursor that goes on from where it stopped.
+TEST(QueryProcessTest, SearchTimeoutAnswersPartially) {
+  TempDir dir;
+  writeSlowAndSmallSources(dir);
+  dir.write("outpost.yaml",
+            "hostname: h\nuse_dogstatsd: false\napm_config:\n  enabled: false\n"
+            "query:\n  search_timeout: 0.5\nrun_path: " +
+                dir.file("run") + "\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  const std::string socket = dir.file("run/query.sock");
+
+  auto r = query::queryPost(socket, "/v1/logs/search",
+                            R"({"query":"NEEDLE","service":"big","limit":10})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["timed_out"], true) << r.body;
+  EXPECT_EQ(j["truncated"], true);
+  ASSERT_EQ(j["results"].size(), 1u) << r.body;
+  EXPECT_EQ(j["results"][0]["line"], "NEEDLE first line");
+  EXPECT_GE(j["took_ms"].get<double>(), 450.0);
+  EXPECT_LT(j["took_ms"].get<double>(), 5000.0);
+  EXPECT_FALSE(j["hints"].empty());
+  const auto cursor = j["next_cursor"].get<std::string>();
+  ASSERT_FALSE(cursor.empty());
+  const auto scanned = j["scanned_bytes"].get<uint64_t>();
+  EXPECT_GT(scanned, 0u);
+
+  // The cursor goes on from where the search stopped: the first line is not found again (the
+  // cursor's position only moves at line ends, and these zeros have none for 64 MiB).
+  r = query::queryPost(
+      socket, "/v1/logs/search",
+      nlohmann::json{{"query", "NEEDLE"}, {"service", "big"}, {"limit", 10}, {"cursor", cursor}}
+          .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["timed_out"], true) << r.body;
+  EXPECT_TRUE(j["results"].empty()) << r.body;
+  EXPECT_GT(j["scanned_bytes"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(j["next_cursor"].is_string()) << r.body;
+  const auto s = searchStatus(socket);
+  EXPECT_EQ(s["timed_out"], 2) << s.dump();
+  EXPECT_EQ(s["timeout_s"], 0.5);
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
