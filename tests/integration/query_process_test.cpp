@@ -431,12 +431,11 @@ TEST(QueryProcessTest, LogSearchTimeRanges) {
   EXPECT_LT(j["scanned_bytes"].get<uint64_t>(), 4u << 20) << j.dump();
 
   // Continuation lines inside the range come with it; relative times work.
-  res = query::queryPost(socket, "/v1/logs/search",
-                         nlohmann::json{{"query", "continuation"},
-                                        {"from", at(14400)},
-                                        {"to", at(14700)},
-                                        {"path", "iso.log"}}
-                             .dump());
+  res = query::queryPost(
+      socket, "/v1/logs/search",
+      nlohmann::json{
+          {"query", "continuation"}, {"from", at(14400)}, {"to", at(14700)}, {"path", "iso.log"}}
+          .dump());
   ASSERT_EQ(res.status, 200) << res.body;
   // After requests 4800 (the start) and 4900 (5 minutes later: `to` is inclusive).
   EXPECT_EQ(nlohmann::json::parse(res.body)["results"].size(), 2u);
