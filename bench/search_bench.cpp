@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
   fs::create_directories(root + "/conf.d/app.d");
   std::ofstream(root + "/outpost.yaml") << "hostname: bench-host\nuse_dogstatsd: false\n"
                                         << "apm_config:\n  enabled: false\n"
-                                        << "logs_enabled: false\nrun_path: " << root << "/run\n";
+                                        << "logs_enabled: false\nrun_path: " << root << "/run\n"
+                                        << "query:\n  cache_ttl: 0\n";  // every run scans
   std::ofstream(root + "/conf.d/app.d/conf.yaml")
       << "logs:\n  - type: file\n    path: " << file << "\n    service: app\n    source: syslog\n";
   const pid_t pid = ::fork();

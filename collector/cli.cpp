@@ -676,6 +676,11 @@ int cmdRun(const Options& opts) {
     qo.max_queued_searches = static_cast<size_t>(config.query.max_queued_searches);
     qo.search_timeout =
         std::chrono::milliseconds(static_cast<int64_t>(config.query.search_timeout * 1000));
+    qo.results_max_bytes = static_cast<size_t>(config.query.results_max_bytes);
+    qo.results_ttl =
+        std::chrono::milliseconds(static_cast<int64_t>(config.query.results_ttl * 1000));
+    qo.cache_ttl = std::chrono::milliseconds(static_cast<int64_t>(config.query.cache_ttl * 1000));
+    qo.cache_max_bytes = static_cast<size_t>(config.query.cache_max_bytes);
     qo.metrics = metric_store;
     qo.traces = trace_store;
     qo.recent_logs = recent_logs;

@@ -96,6 +96,10 @@ struct QueryConfig {
   int64_t max_concurrent_searches;
   int64_t max_queued_searches;
   double search_timeout;
+  int64_t results_max_bytes;
+  double results_ttl;
+  double cache_ttl;
+  int64_t cache_max_bytes;
   int64_t metrics_retention;
   int64_t metrics_max_contexts;
   int64_t traces_max_bytes;

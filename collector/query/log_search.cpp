@@ -424,14 +424,14 @@ bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchReques
     return false;
   }
   static const std::set<std::string> kKnown = {
-      "query",  "patterns", "regex",     "case_insensitive", "service",
-      "source", "path",     "limit",     "max_line_bytes",   "cursor",
-      "from",   "to",       "count_only"};
+      "query",      "patterns", "regex",          "case_insensitive", "service", "source",
+      "path",       "limit",    "max_line_bytes", "cursor",           "from",    "to",
+      "count_only", "keep"};
   for (const auto& [key, value] : body.items()) {
     if (!kKnown.count(key)) {
       *error = "unknown field '" + key +
                "' (fields: query or patterns, regex, case_insensitive, service, source, path, "
-               "limit, max_line_bytes, cursor, count_only, from, to)";
+               "limit, keep, max_line_bytes, cursor, count_only, from, to)";
       return false;
     }
   }
@@ -531,6 +531,7 @@ bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchReques
       !boolean("count_only", &out->count_only) || !string("service", &out->service) ||
       !string("source", &out->source) || !string("path", &out->path) ||
       !string("cursor", &out->cursor) || !number("limit", 1, 10000, &out->limit) ||
+      !number("keep", 0, 100000, &out->keep) ||
       !number("max_line_bytes", 16, 1 << 20, &out->max_line_bytes)) {
     return false;
   }
@@ -602,7 +603,9 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
       }
     }
   }
-  const size_t want = request.limit;
+  // The answer's results, then those kept for the result store (bounded in bytes too).
+  const size_t want = request.count_only ? 0 : request.limit + request.keep;
+  size_t kept_bytes = 0;
   const bool timed = request.from_ms || request.to_ms;
   const int64_t from = request.from_ms.value_or(INT64_MIN);
   const int64_t to = request.to_ms.value_or(INT64_MAX);
@@ -771,7 +774,8 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
         } else if (all) {
           line_at_counted += countLines(text + counted, line_start - counted);
           counted = line_start;
-          if (result.hits.size() == want) {
+          if (result.hits.size() == want ||
+              (result.hits.size() > request.limit && kept_bytes > request.keep_max_bytes)) {
             result.truncated = true;
             result.next_cursor = encodeCursor({f.path, buf_offset + line_start, line_at_counted});
             return result;
@@ -790,6 +794,9 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
           h.line_truncated = keep < line.size();
           h.service = f.service;
           h.source = f.source;
+          if (result.hits.size() >= request.limit) {
+            kept_bytes += h.line.size() + h.file.size() + h.service.size() + h.source.size() + 128;
+          }
           result.hits.push_back(std::move(h));
         }
         pos = line_end + 1;
@@ -850,28 +857,53 @@ nlohmann::json describeSources(const std::vector<logs::LogSourceConfig>& sources
   return nlohmann::json{{"sources", out}};
 }
 
-nlohmann::json toJson(const SearchResult& r) {
+namespace {
+
+nlohmann::json hitJson(const SearchHit& h) {
+  nlohmann::json j = {{"file", h.file}, {"line_number", h.line_number}, {"offset", h.offset},
+                      {"line", h.line}, {"service", h.service},         {"source", h.source}};
+  if (h.line_truncated) {
+    j["line_truncated"] = true;
+  }
+  if (h.line_number_relative) {
+    j["line_number"] = nullptr;  // not counted: the search started inside the file
+  }
+  if (h.time_ms) {
+    j["timestamp"] = formatUtc(*h.time_ms);
+  }
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json overflowJson(const SearchResult& r, size_t limit, size_t* bytes) {
+  nlohmann::json out = nlohmann::json::array();
+  *bytes = 0;
+  for (size_t i = limit; i < r.hits.size(); ++i) {
+    out.push_back(hitJson(r.hits[i]));
+    *bytes += out.back().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size();
+  }
+  return out;
+}
+
+nlohmann::json toJson(const SearchResult& r, size_t limit) {
   nlohmann::json hits = nlohmann::json::array();
-  for (const auto& h : r.hits) {
-    nlohmann::json j = {{"file", h.file}, {"line_number", h.line_number}, {"offset", h.offset},
-                        {"line", h.line}, {"service", h.service},         {"source", h.source}};
-    if (h.line_truncated) {
-      j["line_truncated"] = true;
-    }
-    if (h.line_number_relative) {
-      j["line_number"] = nullptr;  // not counted: the search started inside the file
-    }
-    if (h.time_ms) {
-      j["timestamp"] = formatUtc(*h.time_ms);
-    }
-    hits.push_back(std::move(j));
+  for (size_t i = 0; i < std::min(limit, r.hits.size()); ++i) {
+    hits.push_back(hitJson(r.hits[i]));
+  }
+  std::string next_cursor = r.next_cursor;
+  bool truncated = r.truncated;
+  if (r.hits.size() > limit) {
+    // The answer stops before this result: the search goes on from it.
+    const SearchHit& h = r.hits[limit];
+    next_cursor = encodeCursor({h.file, h.offset, h.line_number});
+    truncated = true;
   }
   return nlohmann::json{
       {"results", hits},
       {"count", r.count},
-      {"truncated", r.truncated},
-      {"next_cursor",
-       r.next_cursor.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.next_cursor)},
+      {"truncated", truncated},
+      {"next_cursor", next_cursor.empty() ? nlohmann::json(nullptr) : nlohmann::json(next_cursor)},
       {"scanned_bytes", r.scanned_bytes},
       {"files_scanned", r.files_scanned},
       {"unreadable", r.unreadable},

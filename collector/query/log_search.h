@@ -30,6 +30,10 @@ struct SearchRequest {
   size_t max_line_bytes = 4096;  // longer lines are cut in the answer (line_truncated)
   std::string cursor;
   bool count_only = false;  // count the matching lines (no limit), return no lines
+  // Results to find beyond `limit` for the result store (/v1/logs/results/{id}), and a byte
+  // bound on them (the store's budget).
+  size_t keep = 1000;
+  size_t keep_max_bytes = SIZE_MAX;
   // from/to (unix ms, inclusive): lines stamped outside are left out; in a time-ordered plain
   // file only the byte range between them is read (binary search on the timestamps).
   std::optional<int64_t> from_ms;
@@ -38,8 +42,8 @@ struct SearchRequest {
 };
 
 // Validates a JSON request body: {"query": "..."} or {"patterns": [...]}, plus regex,
-// case_insensitive, service, source, path, limit (1-10000), max_line_bytes, cursor, count_only,
-// from, to
+// case_insensitive, service, source, path, limit (1-10000), keep (0-100000), max_line_bytes,
+// cursor, count_only, from, to
 // (RFC 3339, epoch ms, or relative: "-15m", "now-2h"; `now_ms` is now). Unknown
 // fields, wrong types, absurd limits and invalid regexes are errors (the reason in *error).
 bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchRequest* out,
@@ -89,7 +93,12 @@ struct SearchResult {
 SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFile>& files,
                        const std::atomic<bool>* cancel = nullptr);
 
-nlohmann::json toJson(const SearchResult& r);
+// The answer: the first `limit` results; when more were found, `truncated` and a next_cursor
+// at the first result left out. Those beyond `limit` are not in it: see overflowJson.
+nlohmann::json toJson(const SearchResult& r, size_t limit);
+// The results beyond `limit` as a JSON array (for the result store), their encoded size in
+// *bytes.
+nlohmann::json overflowJson(const SearchResult& r, size_t limit, size_t* bytes);
 
 // /v1/logs/sources: every log source with, for file sources, each file its glob names and the
 // rotated siblings (size, modification time, compressed), merged with `tailed` (path → the

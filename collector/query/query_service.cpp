@@ -32,6 +32,8 @@ QueryService::QueryService(uv_loop_t* loop, WorkerPool& workers, Telemetry& tele
       workers_(workers),
       telemetry_(telemetry),
       options_(std::move(options)),
+      results_(options_.results_max_bytes, options_.results_ttl),
+      cache_(options_.cache_max_bytes, options_.cache_ttl),
       requests_(telemetry.counter("outpost.query.requests", {}, "query socket requests")),
       errors_(telemetry.counter("outpost.query.errors", {},
                                 "query socket requests answered with an error")),
@@ -43,7 +45,9 @@ QueryService::QueryService(uv_loop_t* loop, WorkerPool& workers, Telemetry& tele
       searches_timed_out_(telemetry.counter("outpost.query.searches_timed_out", {},
                                             "log searches stopped at query.search_timeout")),
       searches_refused_(telemetry.counter("outpost.query.searches_refused", {},
-                                          "log searches refused (429): the queue was full")) {}
+                                          "log searches refused (429): the queue was full")),
+      searches_cached_(telemetry.counter("outpost.query.searches_cached", {},
+                                         "log searches answered from the cache")) {}
 
 // One log search from arrival to answer.
 struct QueryService::PendingSearch {
@@ -54,6 +58,12 @@ struct QueryService::PendingSearch {
   std::chrono::steady_clock::time_point arrived;
   std::chrono::steady_clock::time_point deadline;
   std::shared_ptr<nlohmann::json> result = std::make_shared<nlohmann::json>();
+  // Results beyond the limit (for the result store), their size, and the search's cursor
+  // after them.
+  std::shared_ptr<nlohmann::json> overflow = std::make_shared<nlohmann::json>();
+  std::shared_ptr<size_t> overflow_bytes = std::make_shared<size_t>(0);
+  std::shared_ptr<std::string> search_cursor = std::make_shared<std::string>();
+  std::string cache_key;
   bool timed_out = false;
   bool client_gone = false;
   double queued_ms = 0;
@@ -153,7 +163,19 @@ nlohmann::json QueryService::searchStatus() const {
           {"waited", searches_queued_.value()},
           {"cancelled", searches_cancelled_.value()},
           {"timed_out", searches_timed_out_.value()},
-          {"refused", searches_refused_.value()}};
+          {"refused", searches_refused_.value()},
+          {"cached", searches_cached_.value()},
+          {"cache",
+           {{"entries", cache_.entries()},
+            {"bytes", cache_.bytes()},
+            {"max_bytes", options_.cache_max_bytes},
+            {"ttl_s", std::chrono::duration<double>(options_.cache_ttl).count()}}},
+          {"result_store",
+           {{"entries", results_.entries()},
+            {"bytes", results_.bytes()},
+            {"max_bytes", results_.maxBytes()},
+            {"evicted", results_.evicted()},
+            {"ttl_s", std::chrono::duration<double>(options_.results_ttl).count()}}}};
 }
 
 nlohmann::json QueryService::status() const {
@@ -241,6 +263,14 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
     search(req, std::move(respond));
     return;
   }
+  if (req.path.rfind("/v1/logs/results/", 0) == 0) {
+    if (!is_get) {
+      fail(405, "method not allowed", "/v1/logs/results/{id} answers GET");
+      return;
+    }
+    searchResults(req, std::string_view(req.path).substr(17), std::move(respond));
+    return;
+  }
   if (req.path == "/v1/metrics/query") {
     if (!is_get && req.method != "POST") {
       fail(405, "method not allowed", "/v1/metrics/query answers GET and POST");
@@ -283,7 +313,8 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
   }
   fail(404, "not found",
        "endpoints: GET /v1/status[?section=NAME], GET /v1/checks, GET /v1/logs/sources, "
-       "POST /v1/logs/search, GET|POST /v1/logs/tail, GET|POST /v1/metrics/query, GET "
+       "POST /v1/logs/search, GET /v1/logs/results/{id}, GET|POST /v1/logs/tail, GET|POST "
+       "/v1/metrics/query, GET "
        "/v1/metrics/list, GET|POST "
        "/v1/traces, GET /v1/traces/{trace_id} (docs/query-api.md)");
 }
@@ -336,7 +367,22 @@ void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {
     respond(errorResponse(400, "bad request", error));
     return;
   }
+  // The same question within query.cache_ttl: the same answer, no scan.
+  std::string cache_key = body.dump();
+  double age_ms = 0;
+  if (auto cached = cache_.get(cache_key, std::chrono::steady_clock::now(), &age_ms)) {
+    searches_cached_.inc();
+    (*cached)["cached"] = true;
+    (*cached)["cached_age_ms"] = age_ms;
+    (*cached)["took_ms"] = 0.0;
+    (*cached)["queued_ms"] = 0.0;
+    respond(HttpResponse::json(
+        200, cached->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+    return;
+  }
+  request->keep_max_bytes = options_.results_max_bytes / 2;
   auto ps = std::make_shared<PendingSearch>();
+  ps->cache_key = std::move(cache_key);
   ps->request = std::move(request);
   ps->respond = std::move(respond);
   ps->peer = req.peer;
@@ -377,11 +423,18 @@ void QueryService::startSearch(const std::shared_ptr<PendingSearch>& ps) {
   auto request = ps->request;
   auto cancel = ps->cancel;
   auto result = ps->result;
+  auto overflow = ps->overflow;
+  auto overflow_bytes = ps->overflow_bytes;
+  auto search_cursor = ps->search_cursor;
   const bool queued = search_pool_->submit(
-      [request, sources, result, cancel] {
+      [request, sources, result, cancel, overflow, overflow_bytes, search_cursor] {
         const auto files = searchFiles(*sources, *request);
         SearchResult r = runSearch(*request, files, cancel.get());
-        *result = toJson(r);
+        *result = toJson(r, request->limit);
+        if (r.hits.size() > request->limit) {
+          *overflow = overflowJson(r, request->limit, overflow_bytes.get());
+          *search_cursor = r.next_cursor;
+        }
         if (files.empty()) {
           (*result)["hints"] = nlohmann::json::array(
               {"no log file matches: the logs configuration (conf.d/*.d/conf.yaml, type: file) "
@@ -408,6 +461,20 @@ void QueryService::finishSearch(const std::shared_ptr<PendingSearch>& ps) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ps->arrived)
           .count();
   result["queued_ms"] = ps->queued_ms;
+  const auto now = std::chrono::steady_clock::now();
+  if (ps->overflow->is_array() && !ps->overflow->empty()) {
+    const size_t kept = ps->overflow->size();
+    const std::string id =
+        results_.put(std::move(*ps->overflow), *ps->overflow_bytes, *ps->search_cursor, now);
+    if (!id.empty()) {
+      result["result_id"] = id;
+      result["kept"] = kept;
+    }
+  }
+  if (!ps->timed_out && !ps->client_gone) {
+    const std::string text = result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    cache_.put(ps->cache_key, result, text.size(), now);
+  }
   if (ps->timed_out) {
     result["timed_out"] = true;
     result["hints"] = nlohmann::json::array(
@@ -895,6 +962,61 @@ void QueryService::logsTail(HttpRequest& req, HttpServer::Respond respond) {
     out["hints"] = nlohmann::json::array(
         {"no recent line matches; the ring holds what the pipeline processed since start (GET "
          "/v1/logs/sources lists the sources; POST /v1/logs/search reads the files)"});
+  }
+  respond(
+      HttpResponse::json(200, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+}
+
+// A page of the results a search kept beyond its limit: ?cursor= (from the previous page)
+// &limit= (default 100).
+void QueryService::searchResults(HttpRequest& req, std::string_view id,
+                                 HttpServer::Respond respond) {
+  auto fail = [&](int status, std::string_view error, std::string_view detail) {
+    errors_.inc();
+    respond(errorResponse(status, error, detail));
+  };
+  nlohmann::json args;
+  std::string error;
+  int64_t limit = 100;
+  if (!requestArgs(req, &args, &error) || !onlyKnown(args, {"cursor", "limit"}, &error) ||
+      !intArg(args, "limit", 1, 10000, &limit, &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  // A page cursor is "p<index>".
+  size_t from = 0;
+  const std::string cursor = args.value("cursor", "");
+  if (!cursor.empty()) {
+    if (cursor.size() < 2 || cursor.size() > 10 || cursor[0] != 'p' ||
+        !std::all_of(cursor.begin() + 1, cursor.end(), ::isdigit)) {
+      fail(400, "bad cursor", "use the next_cursor of the previous page");
+      return;
+    }
+    from = std::stoul(cursor.substr(1));
+  }
+  auto page = results_.get(std::string(id), from, static_cast<size_t>(limit),
+                           std::chrono::steady_clock::now());
+  if (!page) {
+    fail(404, "unknown result id",
+         fmt::format("no results under '{}': they expire after query.results_ttl ({} s) or "
+                     "make room for newer ones (query.results_max_bytes); search again",
+                     id, std::chrono::duration<double>(options_.results_ttl).count()));
+    return;
+  }
+  const bool more = page->next < page->total;
+  nlohmann::json out = {
+      {"result_id", id},
+      {"results", std::move(page->results)},
+      {"total", page->total},
+      {"truncated", more || !page->search_cursor.empty()},
+      {"next_cursor", more ? nlohmann::json("p" + std::to_string(page->next)) : nlohmann::json()},
+  };
+  if (!more && !page->search_cursor.empty()) {
+    // Kept results end here but the search found more: it goes on from this cursor.
+    out["search_cursor"] = page->search_cursor;
+    out["hints"] = nlohmann::json::array(
+        {"these are the last kept results; POST /v1/logs/search with the same body and "
+         "cursor: search_cursor for the matches after them"});
   }
   respond(
       HttpResponse::json(200, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));

@@ -14,6 +14,7 @@
 #include "collector/query/log_ring.h"
 #include "collector/query/log_search.h"
 #include "collector/query/metric_store.h"
+#include "collector/query/search_store.h"
 #include "collector/query/trace_store.h"
 #include "core/component.h"
 #include "core/http_server.h"
@@ -47,6 +48,14 @@ class QueryService : public Component {
     size_t max_concurrent_searches = 4;
     size_t max_queued_searches = 32;
     std::chrono::milliseconds search_timeout{30'000};
+    // Results found beyond a search's limit, read at /v1/logs/results/{id}: a byte budget for
+    // all of them and how long they stay.
+    size_t results_max_bytes = 64u << 20;
+    std::chrono::milliseconds results_ttl{600'000};
+    // Answers of identical searches (same body) within cache_ttl come from a cache of this
+    // many bytes; a zero TTL turns it off.
+    std::chrono::milliseconds cache_ttl{10'000};
+    size_t cache_max_bytes = 16u << 20;
     // What /v1/metrics/* answer from; null: those endpoints say the store is off.
     std::shared_ptr<MetricStore> metrics;
     // What /v1/traces answers from; null: the trace store is off (or APM is).
@@ -81,6 +90,7 @@ class QueryService : public Component {
   void tracesSearch(HttpRequest& req, HttpServer::Respond respond);
   void logsTail(HttpRequest& req, HttpServer::Respond respond);
   void traceGet(HttpRequest& req, std::string_view id, HttpServer::Respond respond);
+  void searchResults(HttpRequest& req, std::string_view id, HttpServer::Respond respond);
 
   uv_loop_t* loop_;
   WorkerPool& workers_;
@@ -100,6 +110,8 @@ class QueryService : public Component {
 
   std::unique_ptr<WorkerPool> search_pool_;
   std::unique_ptr<Timer> search_watchdog_;
+  ResultStore results_;
+  SearchCache cache_;
   std::deque<std::shared_ptr<PendingSearch>> queued_;
   std::vector<std::shared_ptr<PendingSearch>> running_;
   bool stopping_ = false;
@@ -112,6 +124,7 @@ class QueryService : public Component {
   Counter& searches_cancelled_;
   Counter& searches_timed_out_;
   Counter& searches_refused_;
+  Counter& searches_cached_;
 };
 
 // {"error": error, "detail": detail} with `status`.

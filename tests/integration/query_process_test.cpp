@@ -191,7 +191,7 @@ TEST(QueryProcessTest, LogSearch) {
                 dir.file("logs/other-*.log") + "\n    service: other\n    source: x\n");
   dir.write("outpost.yaml",
             "hostname: h\nuse_dogstatsd: false\napm_config:\n  enabled: false\n"
-            "run_path: " +
+            "query:\n  cache_ttl: 1\nrun_path: " +
                 dir.file("run") + "\n");
   NotifySocket notify(dir.file("notify.sock"));
   Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
@@ -326,6 +326,11 @@ TEST(QueryProcessTest, LogSearch) {
   EXPECT_EQ(query::queryGet(socket, "/v1/logs/search").status, 405);
 
   // A zstd-compressed rotation is read too (found at each search).
+  const nlohmann::json again = {{"query", "ERROR"}, {"service", "other"}, {"limit", 3}};
+  const auto t_first = std::chrono::steady_clock::now();
+  r = search(again);
+  EXPECT_FALSE(r.contains("cached"));
+  EXPECT_EQ(r["results"].size(), 1u) << r.dump();
   {
     const std::string plain = "fine\nERROR from zst\n";
     std::string z(ZSTD_compressBound(plain.size()), '\0');
@@ -334,7 +339,17 @@ TEST(QueryProcessTest, LogSearch) {
     utimbuf t{now - 300, now - 300};
     ::utime(dir.file("logs/other-a.log.1.zst").c_str(), &t);
   }
-  r = search({{"query", "ERROR"}, {"service", "other"}});
+  // The same body within query.cache_ttl (1 s here) is the cached answer, said so (stale:
+  // without the new file); after it, a new scan finds the new file.
+  r = search(again);
+  if (std::chrono::steady_clock::now() - t_first < 900ms) {  // (unless this machine paused)
+    EXPECT_EQ(r["cached"], true) << r.dump();
+    EXPECT_GE(r["cached_age_ms"].get<double>(), 0.0);
+    EXPECT_EQ(r["results"].size(), 1u) << r.dump();
+  }
+  std::this_thread::sleep_for(1100ms);  // the cache's TTL
+  r = search(again);
+  EXPECT_FALSE(r.contains("cached"));
   ASSERT_EQ(r["results"].size(), 2u) << r.dump();
   EXPECT_EQ(r["results"][0]["file"], dir.file("logs/other-a.log.1.zst"));
   EXPECT_EQ(r["results"][0]["line_number"], 2);
@@ -908,6 +923,110 @@ TEST(QueryProcessTest, SearchTimeoutAnswersPartially) {
   const auto s = searchStatus(socket);
   EXPECT_EQ(s["timed_out"], 2) << s.dump();
   EXPECT_EQ(s["timeout_s"], 0.5);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
+// Results beyond the limit are kept and read page by page at /v1/logs/results/{id}; the last
+// page hands back the search's cursor for what was not kept.
+TEST(QueryProcessTest, SearchResultStorePaging) {
+  TempDir dir;
+  std::string text;
+  for (int i = 1; i <= 50; ++i) {
+    text += "hit " + std::to_string(i) + "\nmiss\n";
+  }
+  dir.write("logs/app.log", text);
+  dir.write("conf.d/app.d/conf.yaml",
+            "logs:\n  - type: file\n    path: " + dir.file("logs/app.log") +
+                "\n    service: app\n    source: app\n");
+  dir.write("outpost.yaml",
+            "hostname: h\nuse_dogstatsd: false\napm_config:\n  enabled: false\nrun_path: " +
+                dir.file("run") + "\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  const std::string socket = dir.file("run/query.sock");
+  auto lineOf = [](const nlohmann::json& hit) { return hit["line"].get<std::string>(); };
+
+  auto r = query::queryPost(socket, "/v1/logs/search", R"({"query":"hit","limit":10,"keep":25})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  ASSERT_EQ(j["results"].size(), 10u);
+  EXPECT_EQ(j["truncated"], true);
+  EXPECT_EQ(j["kept"], 25);
+  const std::string id = j["result_id"];
+  // The answer's cursor goes on at the first result not in it (hit 11, line 21).
+  const auto next = query::queryPost(
+      socket, "/v1/logs/search",
+      nlohmann::json{{"query", "hit"}, {"limit", 1}, {"cursor", j["next_cursor"]}}.dump());
+  const auto nj = nlohmann::json::parse(next.body);
+  ASSERT_EQ(nj["results"].size(), 1u) << next.body;
+  EXPECT_EQ(lineOf(nj["results"][0]), "hit 11");
+  EXPECT_EQ(nj["results"][0]["line_number"], 21);
+
+  // Pages of 10 through the 25 kept: hits 11-35.
+  std::vector<std::string> kept;
+  std::string cursor;
+  nlohmann::json page;
+  for (int pages = 0; pages < 5; ++pages) {
+    const std::string target =
+        "/v1/logs/results/" + id + "?limit=10" + (cursor.empty() ? "" : "&cursor=" + cursor);
+    auto pr = query::queryGet(socket, target);
+    ASSERT_EQ(pr.status, 200) << pr.body;
+    page = nlohmann::json::parse(pr.body);
+    EXPECT_EQ(page["total"], 25);
+    for (const auto& h : page["results"]) {
+      kept.push_back(lineOf(h));
+    }
+    if (page["next_cursor"].is_null()) {
+      break;
+    }
+    cursor = page["next_cursor"];
+  }
+  ASSERT_EQ(kept.size(), 25u);
+  EXPECT_EQ(kept.front(), "hit 11");
+  EXPECT_EQ(kept.back(), "hit 35");
+  // The last page: the search found more than it kept; its cursor finds hit 36 on.
+  EXPECT_EQ(page["truncated"], true);
+  ASSERT_TRUE(page["search_cursor"].is_string()) << page.dump();
+  r = query::queryPost(
+      socket, "/v1/logs/search",
+      nlohmann::json{{"query", "hit"}, {"limit", 100}, {"cursor", page["search_cursor"]}}.dump());
+  j = nlohmann::json::parse(r.body);
+  ASSERT_EQ(j["results"].size(), 15u) << r.body;
+  EXPECT_EQ(lineOf(j["results"][0]), "hit 36");
+  EXPECT_EQ(j["truncated"], false);
+  EXPECT_FALSE(j.contains("result_id"));
+
+  // Everything found fits the store: the last page says nothing is left.
+  r = query::queryPost(socket, "/v1/logs/search", R"({"query":"hit","limit":40})");
+  j = nlohmann::json::parse(r.body);
+  ASSERT_EQ(j["kept"], 10) << r.body;
+  auto pr = query::queryGet(socket,
+                            "/v1/logs/results/" + j["result_id"].get<std::string>() + "?limit=100");
+  page = nlohmann::json::parse(pr.body);
+  EXPECT_EQ(page["results"].size(), 10u);
+  EXPECT_EQ(page["truncated"], false);
+  EXPECT_FALSE(page.contains("search_cursor"));
+  // keep: 0 keeps nothing.
+  r = query::queryPost(socket, "/v1/logs/search", R"({"query":"hit","limit":5,"keep":0})");
+  j = nlohmann::json::parse(r.body);
+  EXPECT_FALSE(j.contains("result_id"));
+  EXPECT_EQ(j["truncated"], true);
+
+  // Errors.
+  EXPECT_EQ(query::queryGet(socket, "/v1/logs/results/r0000000000000000").status, 404);
+  EXPECT_EQ(query::queryGet(socket, "/v1/logs/results/" + id + "?cursor=x").status, 400);
+  EXPECT_EQ(query::queryGet(socket, "/v1/logs/results/" + id + "?limit=0").status, 400);
+  EXPECT_EQ(query::queryGet(socket, "/v1/logs/results/" + id + "?other=1").status, 400);
+  EXPECT_EQ(query::queryPost(socket, "/v1/logs/results/" + id, "{}").status, 405);
+  EXPECT_EQ(query::queryPost(socket, "/v1/logs/search", R"({"query":"hit","keep":100001})").status,
+            400);
+  const auto st = searchStatus(socket);
+  // Kept: the first search's 25, the limit-1 search's (keep defaults to 1000: 39 were left),
+  // and the limit-40 search's 10.
+  EXPECT_EQ(st["result_store"]["entries"], 3) << st.dump();
+  EXPECT_GT(st["result_store"]["bytes"].get<uint64_t>(), 0u);
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
