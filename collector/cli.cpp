@@ -681,6 +681,7 @@ int cmdRun(const Options& opts) {
         std::chrono::milliseconds(static_cast<int64_t>(config.query.results_ttl * 1000));
     qo.cache_ttl = std::chrono::milliseconds(static_cast<int64_t>(config.query.cache_ttl * 1000));
     qo.cache_max_bytes = static_cast<size_t>(config.query.cache_max_bytes);
+    qo.search_split_bytes = static_cast<uint64_t>(config.query.search_split_bytes);
     qo.metrics = metric_store;
     qo.traces = trace_store;
     qo.recent_logs = recent_logs;

@@ -100,6 +100,7 @@ struct QueryConfig {
   double results_ttl;
   double cache_ttl;
   int64_t cache_max_bytes;
+  int64_t search_split_bytes;
   int64_t metrics_retention;
   int64_t metrics_max_contexts;
   int64_t traces_max_bytes;

@@ -135,6 +135,13 @@ std::vector<KeyDef> buildSchema() {
        .field = FIELD(query.cache_max_bytes),
        .min = 0,
        .max = int64_t{4} << 30},
+      {.key = "query.search_split_bytes",
+       .default_value = int64_t{64} << 20,
+       .description = "Outpost only. A plain log file range at least this long is searched "
+                      "in two halves at once (a second thread), so one search uses two cores; "
+                      "0 keeps every search on one core.",
+       .field = FIELD(query.search_split_bytes),
+       .min = 0},
       {.key = "query.metrics_retention",
        .default_value = int64_t{3600},
        .description = "Outpost only. Seconds of flushed metrics (10 s resolution) the query "

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "collector/query/timestamps.h"
 #include "collector/sources/logs/path_glob.h"
@@ -585,6 +586,159 @@ std::vector<SearchFile> searchFiles(const std::vector<logs::LogSourceConfig>& so
   return out;
 }
 
+// The offset of the first line that starts at or after `offset` (before `end`), or UINT64_MAX
+// when no newline comes within 1 MiB.
+uint64_t lineStartFrom(const std::string& path, uint64_t offset, uint64_t end) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || offset == 0) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return offset == 0 ? 0 : UINT64_MAX;
+  }
+  std::string buf(std::min<uint64_t>(1 << 20, end - offset + 1), '\0');
+  const ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset - 1));
+  ::close(fd);
+  if (n <= 0) {
+    return UINT64_MAX;
+  }
+  const void* nl = std::memchr(buf.data(), '\n', static_cast<size_t>(n));
+  if (nl == nullptr) {
+    return UINT64_MAX;
+  }
+  return offset + static_cast<uint64_t>(static_cast<const char*>(nl) - buf.data());
+}
+
+// Searches [skip_to, stop_at) of one file's (decompressed) stream, `reader` positioned at
+// buf_offset, its first line numbered line_no. Hits go to `result`, at most `want` in all;
+// false when the search is over (enough found, or cancelled: next_cursor says where it
+// stopped). *end_line: the number of the line at the range's end (unless count_only).
+bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader,
+               std::vector<Matcher>& matchers, uint64_t buf_offset, uint64_t skip_to,
+               uint64_t stop_at, uint64_t line_no, bool relative_lines, bool filter_hits_by_time,
+               size_t want, size_t& kept_bytes, SearchResult& result,
+               const std::atomic<bool>* cancel, const std::atomic<bool>* cancel2,
+               uint64_t* end_line) {
+  const bool timed = request.from_ms || request.to_ms;
+  const int64_t from = request.from_ms.value_or(INT64_MIN);
+  const int64_t to = request.to_ms.value_or(INT64_MAX);
+  std::string error;
+  std::string buf;
+  bool eof = false;
+  while (!eof) {
+    if ((cancel != nullptr && cancel->load(std::memory_order_relaxed)) ||
+        (cancel2 != nullptr && cancel2->load(std::memory_order_relaxed))) {
+      // Stopped (a timeout, the client gone): what was found, and where to go on.
+      result.cancelled = true;
+      result.truncated = true;
+      result.next_cursor = encodeCursor({f.path, std::max(buf_offset, skip_to), line_no});
+      return false;
+    }
+    // Within a time range, no further than its end.
+    const size_t read_size = static_cast<size_t>(std::clamp<uint64_t>(
+        stop_at - std::min(stop_at, buf_offset + buf.size()), 64u << 10, kChunk));
+    // A carried partial line has no newline: only what this read adds needs looking at.
+    size_t scan_from = buf.size();
+    const ssize_t n = reader->read(buf, read_size, &error);
+    if (n < 0) {
+      result.unreadable.push_back(f.path + ": " + error);
+      return true;
+    }
+    eof = n == 0;
+    result.scanned_bytes += static_cast<uint64_t>(std::max<ssize_t>(n, 0));
+    if (buf_offset + buf.size() >= stop_at) {
+      // Past the end of the time range: only what comes before it.
+      buf.resize(static_cast<size_t>(std::max<uint64_t>(stop_at, buf_offset) - buf_offset));
+      eof = true;
+    }
+    // Skip what a cursor already covered (whole lines: it points at a line start).
+    if (buf_offset < skip_to) {
+      const size_t drop = static_cast<size_t>(std::min<uint64_t>(skip_to - buf_offset, buf.size()));
+      buf.erase(0, drop);
+      buf_offset += drop;
+      scan_from = 0;
+      if (buf_offset < skip_to) {
+        continue;
+      }
+    }
+    // Whole lines only, unless the file ended (its last line has no newline).
+    size_t end = buf.size();
+    if (!eof) {
+      scan_from = std::min(scan_from, buf.size());
+      const char* p =
+          static_cast<const char*>(::memrchr(buf.data() + scan_from, '\n', buf.size() - scan_from));
+      if (p == nullptr && buf.size() < kMaxLine) {
+        continue;  // a line longer than the chunk: read on
+      }
+      // A line longer than kMaxLine is searched in pieces rather than held whole.
+      end = p == nullptr ? buf.size() : static_cast<size_t>(p - buf.data()) + 1;
+    }
+    const char* text = buf.data();
+    matchers[0].newText();
+    size_t pos = 0;
+    size_t counted = 0;  // lines counted up to here
+    uint64_t line_at_counted = line_no;
+    while (pos < end) {
+      const size_t m = matchers[0].find(text, end, pos);
+      if (m >= end) {
+        break;
+      }
+      const char* ls = static_cast<const char*>(::memrchr(text, '\n', m));
+      const size_t line_start = ls == nullptr ? 0 : static_cast<size_t>(ls - text) + 1;
+      const char* le = static_cast<const char*>(std::memchr(text + m, '\n', end - m));
+      const size_t line_end = le == nullptr ? end : static_cast<size_t>(le - text);
+      const std::string_view line(text + line_start, line_end - line_start);
+      bool all = true;
+      for (size_t k = 1; k < matchers.size() && all; ++k) {
+        all = matchers[k].matches(line);
+      }
+      std::optional<int64_t> when;
+      if (all && timed) {
+        when = lineTime(line, TimeFormat::kNone, request.now_ms);
+        all = !filter_hits_by_time || !when || (*when >= from && *when <= to);
+      }
+      if (all && request.count_only) {
+        ++result.count;
+      } else if (all) {
+        line_at_counted += countLines(text + counted, line_start - counted);
+        counted = line_start;
+        if (result.hits.size() == want ||
+            (result.hits.size() > request.limit && kept_bytes > request.keep_max_bytes)) {
+          result.truncated = true;
+          result.next_cursor = encodeCursor({f.path, buf_offset + line_start, line_at_counted});
+          return false;
+        }
+        SearchHit h;
+        h.file = f.path;
+        h.line_number = line_at_counted;
+        h.line_number_relative = relative_lines;
+        h.time_ms = timed ? when : lineTime(line, TimeFormat::kNone, request.now_ms);
+        h.offset = buf_offset + line_start;
+        const size_t keep = std::min(line.size(), request.max_line_bytes);
+        h.line.assign(line.data(), keep);
+        if (!h.line.empty() && h.line.back() == '\r') {
+          h.line.pop_back();
+        }
+        h.line_truncated = keep < line.size();
+        h.service = f.service;
+        h.source = f.source;
+        if (result.hits.size() >= request.limit) {
+          kept_bytes += h.line.size() + h.file.size() + h.service.size() + h.source.size() + 128;
+        }
+        result.hits.push_back(std::move(h));
+      }
+      pos = line_end + 1;
+    }
+    if (!request.count_only) {  // (counting needs no line numbers)
+      line_no = line_at_counted + countLines(text + counted, end - counted);
+    }
+    buf.erase(0, end);
+    buf_offset += end;
+  }
+  *end_line = line_no;
+  return true;
+}
+
 SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFile>& files,
                        const std::atomic<bool>* cancel) {
   SearchResult result;
@@ -691,121 +845,90 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
     }
     // Stream offset of buf[0]: a plain file is positioned at skip_to; a compressed one starts
     // at 0 and skips. Line numbers are unknown when a time range started inside the file.
-    uint64_t buf_offset = !f.compressed ? skip_to : 0;
-    uint64_t line_no = resuming ? start.line : 1;  // line number of the first line in buf
+    const uint64_t buf_offset = !f.compressed ? skip_to : 0;
+    const uint64_t line_no = resuming ? start.line : 1;  // line number of the first line
     const bool relative_lines = !resuming && buf_offset > 0;
-
-    std::string buf;
-    bool eof = false;
-    while (!eof) {
-      if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
-        // Stopped (a timeout, the client gone): what was found, and where to go on.
-        result.cancelled = true;
-        result.truncated = true;
-        result.next_cursor = encodeCursor({f.path, std::max(buf_offset, skip_to), line_no});
+    uint64_t end_line = 0;
+    // A large plain range is searched in two halves at once, the second on a thread of its
+    // own: one search uses both cores.
+    uint64_t range_end = stop_at;
+    if (!f.compressed && range_end == UINT64_MAX) {
+      struct stat st {};
+      range_end = ::stat(f.path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    }
+    uint64_t mid = UINT64_MAX;
+    if (request.split_bytes > 0 && !f.compressed && range_end > skip_to &&
+        range_end - skip_to >= request.split_bytes) {
+      mid = lineStartFrom(f.path, skip_to + (range_end - skip_to) / 2, range_end);
+    }
+    if (mid == UINT64_MAX || mid <= skip_to || mid >= range_end) {
+      if (!scanRange(request, f, reader.get(), matchers, buf_offset, skip_to, stop_at, line_no,
+                     relative_lines, filter_hits_by_time, want, kept_bytes, result, cancel, nullptr,
+                     &end_line)) {
         return result;
       }
-      // Within a time range, no further than its end.
-      const size_t read_size = static_cast<size_t>(std::clamp<uint64_t>(
-          stop_at - std::min(stop_at, buf_offset + buf.size()), 64u << 10, kChunk));
-      // A carried partial line has no newline: only what this read adds needs looking at.
-      size_t scan_from = buf.size();
-      const ssize_t n = reader->read(buf, read_size, &error);
-      if (n < 0) {
-        result.unreadable.push_back(f.path + ": " + error);
-        break;
+      continue;
+    }
+    // The second half: its own reader, matchers and result, its lines numbered from 1 (moved
+    // once the first half's count is known).
+    ++result.files_split;
+    SearchResult second;
+    size_t second_kept = 0;
+    uint64_t second_end_line = 0;
+    std::atomic<bool> stop_second{false};
+    bool second_done = true;
+    std::thread helper([&] {
+      std::string why;
+      auto r2 = openReader(f.path, &why);
+      if (!r2) {
+        second.unreadable.push_back(f.path + ": " + why);
+        return;
       }
-      eof = n == 0;
-      result.scanned_bytes += static_cast<uint64_t>(std::max<ssize_t>(n, 0));
-      if (buf_offset + buf.size() >= stop_at) {
-        // Past the end of the time range: only what comes before it.
-        buf.resize(static_cast<size_t>(std::max<uint64_t>(stop_at, buf_offset) - buf_offset));
-        eof = true;
+      r2->seek(mid);
+      std::vector<Matcher> m2;
+      for (const auto& p : request.patterns) {
+        m2.emplace_back(p, request.regex, request.case_insensitive);
       }
-      // Skip what a cursor already covered (whole lines: it points at a line start).
-      if (buf_offset < skip_to) {
-        const size_t drop =
-            static_cast<size_t>(std::min<uint64_t>(skip_to - buf_offset, buf.size()));
-        buf.erase(0, drop);
-        buf_offset += drop;
-        scan_from = 0;
-        if (buf_offset < skip_to) {
-          continue;
-        }
+      second_done = scanRange(request, f, r2.get(), m2, mid, mid, stop_at, 1, relative_lines,
+                              filter_hits_by_time, want, second_kept, second, cancel, &stop_second,
+                              &second_end_line);
+    });
+    const bool first_done = scanRange(request, f, reader.get(), matchers, buf_offset, skip_to, mid,
+                                      line_no, relative_lines, filter_hits_by_time, want,
+                                      kept_bytes, result, cancel, nullptr, &end_line);
+    if (!first_done) {
+      stop_second = true;  // the answer is full (or cancelled) before the second half
+    }
+    helper.join();
+    result.scanned_bytes += second.scanned_bytes;
+    if (!first_done) {
+      return result;
+    }
+    // Both halves as one: the second's lines come after the first's.
+    const uint64_t shift = end_line - 1;
+    result.count += second.count;
+    for (auto& u : second.unreadable) {
+      result.unreadable.push_back(std::move(u));
+    }
+    for (auto& h : second.hits) {
+      if (result.hits.size() == want) {
+        result.truncated = true;
+        result.next_cursor = encodeCursor({h.file, h.offset, h.line_number + shift});
+        return result;
       }
-      // Whole lines only, unless the file ended (its last line has no newline).
-      size_t end = buf.size();
-      if (!eof) {
-        scan_from = std::min(scan_from, buf.size());
-        const char* p = static_cast<const char*>(
-            ::memrchr(buf.data() + scan_from, '\n', buf.size() - scan_from));
-        if (p == nullptr && buf.size() < kMaxLine) {
-          continue;  // a line longer than the chunk: read on
-        }
-        // A line longer than kMaxLine is searched in pieces rather than held whole.
-        end = p == nullptr ? buf.size() : static_cast<size_t>(p - buf.data()) + 1;
+      h.line_number += shift;
+      if (result.hits.size() >= request.limit) {
+        kept_bytes += h.line.size() + h.file.size() + h.service.size() + h.source.size() + 128;
       }
-      const char* text = buf.data();
-      matchers[0].newText();
-      size_t pos = 0;
-      size_t counted = 0;  // lines counted up to here
-      uint64_t line_at_counted = line_no;
-      while (pos < end) {
-        const size_t m = matchers[0].find(text, end, pos);
-        if (m >= end) {
-          break;
-        }
-        const char* ls = static_cast<const char*>(::memrchr(text, '\n', m));
-        const size_t line_start = ls == nullptr ? 0 : static_cast<size_t>(ls - text) + 1;
-        const char* le = static_cast<const char*>(std::memchr(text + m, '\n', end - m));
-        const size_t line_end = le == nullptr ? end : static_cast<size_t>(le - text);
-        const std::string_view line(text + line_start, line_end - line_start);
-        bool all = true;
-        for (size_t k = 1; k < matchers.size() && all; ++k) {
-          all = matchers[k].matches(line);
-        }
-        std::optional<int64_t> when;
-        if (all && timed) {
-          when = lineTime(line, TimeFormat::kNone, request.now_ms);
-          all = !filter_hits_by_time || !when || (*when >= from && *when <= to);
-        }
-        if (all && request.count_only) {
-          ++result.count;
-        } else if (all) {
-          line_at_counted += countLines(text + counted, line_start - counted);
-          counted = line_start;
-          if (result.hits.size() == want ||
-              (result.hits.size() > request.limit && kept_bytes > request.keep_max_bytes)) {
-            result.truncated = true;
-            result.next_cursor = encodeCursor({f.path, buf_offset + line_start, line_at_counted});
-            return result;
-          }
-          SearchHit h;
-          h.file = f.path;
-          h.line_number = line_at_counted;
-          h.line_number_relative = relative_lines;
-          h.time_ms = timed ? when : lineTime(line, TimeFormat::kNone, request.now_ms);
-          h.offset = buf_offset + line_start;
-          const size_t keep = std::min(line.size(), request.max_line_bytes);
-          h.line.assign(line.data(), keep);
-          if (!h.line.empty() && h.line.back() == '\r') {
-            h.line.pop_back();
-          }
-          h.line_truncated = keep < line.size();
-          h.service = f.service;
-          h.source = f.source;
-          if (result.hits.size() >= request.limit) {
-            kept_bytes += h.line.size() + h.file.size() + h.service.size() + h.source.size() + 128;
-          }
-          result.hits.push_back(std::move(h));
-        }
-        pos = line_end + 1;
-      }
-      if (!request.count_only) {  // (counting needs no line numbers)
-        line_no = line_at_counted + countLines(text + counted, end - counted);
-      }
-      buf.erase(0, end);
-      buf_offset += end;
+      result.hits.push_back(std::move(h));
+    }
+    if (!second_done) {
+      Cursor c;
+      decodeCursor(second.next_cursor, &c);
+      result.truncated = true;
+      result.cancelled = second.cancelled;
+      result.next_cursor = encodeCursor({c.path, c.offset, c.line + shift});
+      return result;
     }
   }
   return result;
@@ -906,6 +1029,7 @@ nlohmann::json toJson(const SearchResult& r, size_t limit) {
       {"next_cursor", next_cursor.empty() ? nlohmann::json(nullptr) : nlohmann::json(next_cursor)},
       {"scanned_bytes", r.scanned_bytes},
       {"files_scanned", r.files_scanned},
+      {"files_split", r.files_split},
       {"unreadable", r.unreadable},
       {"files_skipped_by_time", r.files_skipped_by_time},
       {"files_binary_searched", r.files_binary_searched},

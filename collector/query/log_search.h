@@ -39,6 +39,8 @@ struct SearchRequest {
   std::optional<int64_t> from_ms;
   std::optional<int64_t> to_ms;
   int64_t now_ms = 0;  // for relative times and year-less syslog stamps
+  // A plain file range at least this long is searched in two halves at once (0: never).
+  uint64_t split_bytes = 64u << 20;
 };
 
 // Validates a JSON request body: {"query": "..."} or {"patterns": [...]}, plus regex,
@@ -80,6 +82,7 @@ struct SearchResult {
   std::string next_cursor;  // empty when there is nothing more
   uint64_t scanned_bytes = 0;
   size_t files_scanned = 0;
+  size_t files_split = 0;  // searched in two halves at once
   std::vector<std::string> unreadable;  // files that could not be read, with the reason
   bool cancelled = false;
   // With from/to: files skipped whole (modified before `from`, or first stamped after `to`),

@@ -381,6 +381,7 @@ void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {
     return;
   }
   request->keep_max_bytes = options_.results_max_bytes / 2;
+  request->split_bytes = options_.search_split_bytes;
   auto ps = std::make_shared<PendingSearch>();
   ps->cache_key = std::move(cache_key);
   ps->request = std::move(request);

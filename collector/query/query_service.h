@@ -56,6 +56,8 @@ class QueryService : public Component {
     // many bytes; a zero TTL turns it off.
     std::chrono::milliseconds cache_ttl{10'000};
     size_t cache_max_bytes = 16u << 20;
+    // A plain file range at least this long is searched in two halves at once (0: never).
+    uint64_t search_split_bytes = 64u << 20;
     // What /v1/metrics/* answer from; null: those endpoints say the store is off.
     std::shared_ptr<MetricStore> metrics;
     // What /v1/traces answers from; null: the trace store is off (or APM is).

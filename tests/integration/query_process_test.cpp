@@ -1031,5 +1031,84 @@ TEST(QueryProcessTest, SearchResultStorePaging) {
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
 
+// With query.search_split_bytes small, every search of the file runs in two halves at once:
+// the answers must be exactly those of one pass (lines, line numbers, offsets, counts, cursors).
+TEST(QueryProcessTest, SearchInTwoHalvesAnswersAsOnePass) {
+  TempDir dir;
+  std::string text;
+  std::vector<std::pair<uint64_t, uint64_t>> errors;  // (line number, offset)
+  for (int i = 1; i <= 20000; ++i) {
+    const bool error = i % 7 == 0;
+    if (error) {
+      errors.emplace_back(i, text.size());
+    }
+    text += "2026-11-22T10:00:00Z host app: request " + std::to_string(i) +
+            (error ? " ERROR Timeout" : " ok") + "\n";
+  }
+  dir.write("logs/app.log", text);
+  dir.write("conf.d/app.d/conf.yaml",
+            "logs:\n  - type: file\n    path: " + dir.file("logs/app.log") +
+                "\n    service: app\n    source: app\n");
+  dir.write("outpost.yaml",
+            "hostname: h\nuse_dogstatsd: false\napm_config:\n  enabled: false\n"
+            "query:\n  search_split_bytes: 4096\n  cache_ttl: 0\nrun_path: " +
+                dir.file("run") + "\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  const std::string socket = dir.file("run/query.sock");
+  auto search = [&](nlohmann::json body) {
+    auto r = query::queryPost(socket, "/v1/logs/search", body.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return nlohmann::json::parse(r.body, nullptr, false);
+  };
+  for (const nlohmann::json& q :
+       {nlohmann::json{{"query", "ERROR"}},
+        nlohmann::json{{"query", "timeout"}, {"case_insensitive", true}},
+        nlohmann::json{{"query", "ERROR (Timeout|Nothing)"}, {"regex", true}}}) {
+    // All at once.
+    auto body = q;
+    body["limit"] = 10000;
+    body["keep"] = 0;
+    auto j = search(body);
+    ASSERT_EQ(j["results"].size(), errors.size()) << q.dump();
+    for (size_t k = 0; k < errors.size(); ++k) {
+      ASSERT_EQ(j["results"][k]["line_number"], errors[k].first) << q.dump() << " " << k;
+      ASSERT_EQ(j["results"][k]["offset"], errors[k].second) << q.dump() << " " << k;
+    }
+    EXPECT_EQ(j["truncated"], false);
+    EXPECT_EQ(j["scanned_bytes"], text.size());
+    EXPECT_EQ(j["files_split"], 1);
+    // Counted.
+    body = q;
+    body["count_only"] = true;
+    EXPECT_EQ(search(body)["count"], errors.size()) << q.dump();
+    // Page by page (each page starts a new split at its cursor), and kept results.
+    body = q;
+    body["limit"] = 300;
+    body["keep"] = 200;
+    std::vector<uint64_t> lines;
+    for (int pages = 0; pages < 100; ++pages) {
+      j = search(body);
+      for (const auto& h : j["results"]) {
+        lines.push_back(h["line_number"]);
+      }
+      if (pages == 0) {
+        ASSERT_EQ(j["kept"], 200);
+      }
+      if (j["next_cursor"].is_null()) {
+        break;
+      }
+      body["cursor"] = j["next_cursor"];
+    }
+    ASSERT_EQ(lines.size(), errors.size()) << q.dump();
+    for (size_t k = 0; k < errors.size(); ++k) {
+      ASSERT_EQ(lines[k], errors[k].first) << q.dump() << " " << k;
+    }
+  }
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
 }  // namespace
 }  // namespace outpost
