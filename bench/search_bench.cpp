@@ -9,6 +9,8 @@
 //   count_only search (every line scanned, as `rg -c`) vs `rg -c [-i] PATTERN FILE`;
 //   one-minute time range in the middle: Outpost's from/to count (binary search, then the
 //   minute's bytes) vs rg's full scan for that minute's prefix (`rg -c '^2026-11-22T12:00:'`).
+//   The same lines in 48 files of ~43 MiB: common literal and regex, vs `rg -c` on the
+//   directory (its counts summed).
 // The last line is `RESULT key=value ...`. Only a temporary directory and a Unix socket are used.
 #include <signal.h>
 #include <sys/wait.h>
@@ -85,6 +87,30 @@ uint64_t writeFile(const std::string& path, uint64_t mib) {
   return lines;
 }
 
+// Cuts `file` at line ends into `parts` files dir/part-NN.log (the many-files cases).
+void splitFile(const std::string& file, const std::string& dir, int parts) {
+  fs::create_directories(dir);
+  std::ifstream in(file, std::ios::binary);
+  const uint64_t size = fs::file_size(file);
+  std::string line;
+  for (int k = 0; k < parts; ++k) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/part-%02d.log", k);
+    std::ofstream out(dir + name, std::ios::binary);
+    const uint64_t until = size * static_cast<uint64_t>(k + 1) / static_cast<uint64_t>(parts);
+    std::string chunk;
+    while (static_cast<uint64_t>(in.tellg()) < until && std::getline(in, line)) {
+      chunk += line;
+      chunk += '\n';
+      if (chunk.size() > (1 << 20)) {
+        out << chunk;
+        chunk.clear();
+      }
+    }
+    out << chunk;
+  }
+}
+
 // Runs a shell command, returns (seconds, first line of stdout as a number).
 std::pair<double, uint64_t> timeRg(const std::string& cmd) {
   const auto t0 = Clock::now();
@@ -151,8 +177,13 @@ int main(int argc, char** argv) {
                                         << "apm_config:\n  enabled: false\n"
                                         << "logs_enabled: false\nrun_path: " << root << "/run\n"
                                         << "query:\n  cache_ttl: 0\n";  // every run scans
+  // The same lines again in 48 files of ~43 MiB: searched two files at a time (rg: a thread
+  // per core too).
+  const std::string many = root + "/many";
+  splitFile(file, many, 48);
   std::ofstream(root + "/conf.d/app.d/conf.yaml")
-      << "logs:\n  - type: file\n    path: " << file << "\n    service: app\n    source: syslog\n";
+      << "logs:\n  - type: file\n    path: " << file << "\n    service: app\n    source: syslog\n"
+      << "  - type: file\n    path: " << many << "/*.log\n    service: many\n    source: syslog\n";
   const pid_t pid = ::fork();
   if (pid == 0) {
     std::freopen("/dev/null", "w", stdout);
@@ -178,22 +209,25 @@ int main(int argc, char** argv) {
   const std::vector<Case> cases = {
       {"rare literal",
        "rare",
-       {{"query", "disk quota exceeded"}, {"count_only", true}},
+       {{"query", "disk quota exceeded"}, {"service", "app"}, {"count_only", true}},
        "rg -c 'disk quota exceeded' " + file,
        true},
       {"common literal",
        "common",
-       {{"query", "ERROR"}, {"count_only", true}},
+       {{"query", "ERROR"}, {"service", "app"}, {"count_only", true}},
        "rg -c 'ERROR' " + file,
        true},
       {"case-insensitive literal",
        "icase",
-       {{"query", "warning"}, {"case_insensitive", true}, {"count_only", true}},
+       {{"query", "warning"}, {"case_insensitive", true}, {"service", "app"}, {"count_only", true}},
        "rg -c -i 'warning' " + file,
        true},
       {"regex with alternation",
        "regex",
-       {{"query", "timeout|quota|slow query"}, {"regex", true}, {"count_only", true}},
+       {{"query", "timeout|quota|slow query"},
+        {"regex", true},
+        {"service", "app"},
+        {"count_only", true}},
        "rg -c 'timeout|quota|slow query' " + file,
        true},
       {"one-minute time range (12:00)",
@@ -201,12 +235,26 @@ int main(int argc, char** argv) {
        {{"query", "2026-11-22T12:00:"},
         {"from", "2026-11-22T12:00:00Z"},
         {"to", "2026-11-22T12:00:59.999Z"},
+        {"service", "app"},
         {"count_only", true}},
        "rg -c '^2026-11-22T12:00:' " + file,
        true},
+      {"48 files: common literal",
+       "many_common",
+       {{"query", "ERROR"}, {"service", "many"}, {"count_only", true}},
+       "rg -c 'ERROR' " + many + " | awk -F: '{s += $NF} END {print s}'",
+       true},
+      {"48 files: regex with alternation",
+       "many_regex",
+       {{"query", "timeout|quota|slow query"},
+        {"regex", true},
+        {"service", "many"},
+        {"count_only", true}},
+       "rg -c 'timeout|quota|slow query' " + many + " | awk -F: '{s += $NF} END {print s}'",
+       true},
   };
   std::string result = "RESULT file_mib=" + std::to_string(mib);
-  (void)timeRg("cat " + file + " > /dev/null; echo 0");  // into the page cache
+  (void)timeRg("cat " + file + " " + many + "/*.log > /dev/null; echo 0");  // into the page cache
   for (const auto& c : cases) {
     double best_ours = 1e9, best_rg = 1e9;
     Ours ours;

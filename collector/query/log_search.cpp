@@ -763,6 +763,96 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
   const bool timed = request.from_ms || request.to_ms;
   const int64_t from = request.from_ms.value_or(INT64_MIN);
   const int64_t to = request.to_ms.value_or(INT64_MAX);
+  // A stretch of one file to search: [skip_to, stop_at), its first line numbered line_no. A
+  // second half continues the job before it (its line numbers are moved after that one's).
+  struct Job {
+    const SearchFile* f;
+    uint64_t skip_to;
+    uint64_t stop_at;
+    uint64_t line_no;
+    bool relative_lines;
+    bool filter_hits_by_time;
+    bool second_half;
+  };
+  // Runs one job into `into`; false when the search is over (enough found, or cancelled).
+  auto runJob = [&](const Job& job, std::vector<Matcher>& m, SearchResult& into, size_t& kept,
+                    const std::atomic<bool>* stop, uint64_t* end_line) {
+    std::string why;
+    auto reader = openReader(job.f->path, &why);
+    if (!reader) {
+      into.unreadable.push_back(job.f->path + ": " + why);
+      return true;
+    }
+    if (!job.second_half) {
+      ++into.files_scanned;
+    }
+    if (!job.f->compressed && job.skip_to > 0) {
+      reader->seek(job.skip_to);
+    }
+    return scanRange(request, *job.f, reader.get(), m, job.f->compressed ? 0 : job.skip_to,
+                     job.skip_to, job.stop_at, job.line_no, job.relative_lines,
+                     job.filter_hits_by_time, want, kept, into, cancel, stop, end_line);
+  };
+  // Runs `a` here and `b` (when given) at once on a thread of its own, then takes b's results
+  // after a's as if one pass had found them.
+  std::vector<Matcher> helper_matchers;
+  auto runJobs = [&](const Job& a, const Job* b) {
+    uint64_t end_line = 0;
+    if (b == nullptr) {
+      return runJob(a, matchers, result, kept_bytes, nullptr, &end_line);
+    }
+    if (helper_matchers.empty()) {
+      for (const auto& p : request.patterns) {
+        helper_matchers.emplace_back(p, request.regex, request.case_insensitive);
+      }
+    }
+    SearchResult second;
+    size_t second_kept = 0;
+    uint64_t second_end_line = 0;
+    std::atomic<bool> stop_second{false};
+    bool second_done = true;
+    std::thread helper([&] {
+      second_done =
+          runJob(*b, helper_matchers, second, second_kept, &stop_second, &second_end_line);
+    });
+    const bool first_done = runJob(a, matchers, result, kept_bytes, nullptr, &end_line);
+    if (!first_done) {
+      stop_second = true;  // the answer is full (or cancelled) before b's results
+    }
+    helper.join();
+    result.scanned_bytes += second.scanned_bytes;
+    if (!first_done) {
+      return false;
+    }
+    const uint64_t shift = b->second_half ? end_line - 1 : 0;
+    result.count += second.count;
+    result.files_scanned += second.files_scanned;
+    for (auto& u : second.unreadable) {
+      result.unreadable.push_back(std::move(u));
+    }
+    for (auto& h : second.hits) {
+      if (result.hits.size() == want) {
+        result.truncated = true;
+        result.next_cursor = encodeCursor({h.file, h.offset, h.line_number + shift});
+        return false;
+      }
+      h.line_number += shift;
+      if (result.hits.size() >= request.limit) {
+        kept_bytes += h.line.size() + h.file.size() + h.service.size() + h.source.size() + 128;
+      }
+      result.hits.push_back(std::move(h));
+    }
+    if (!second_done) {
+      Cursor c;
+      decodeCursor(second.next_cursor, &c);
+      result.truncated = true;
+      result.cancelled = second.cancelled;
+      result.next_cursor = encodeCursor({c.path, c.offset, c.line + shift});
+      return false;
+    }
+    return true;
+  };
+  std::vector<Job> pending;  // at most one, waiting for a partner
   for (size_t fi = first_file; fi < files.size(); ++fi) {
     const SearchFile& f = files[fi];
     std::string error;
@@ -834,23 +924,16 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
     if (skip_to >= stop_at) {
       continue;
     }
-    auto reader = openReader(f.path, &error);
-    if (!reader) {
-      result.unreadable.push_back(f.path + ": " + error);
-      continue;
-    }
-    ++result.files_scanned;
-    if (!f.compressed && skip_to > 0) {
-      reader->seek(skip_to);
-    }
-    // Stream offset of buf[0]: a plain file is positioned at skip_to; a compressed one starts
-    // at 0 and skips. Line numbers are unknown when a time range started inside the file.
-    const uint64_t buf_offset = !f.compressed ? skip_to : 0;
-    const uint64_t line_no = resuming ? start.line : 1;  // line number of the first line
-    const bool relative_lines = !resuming && buf_offset > 0;
-    uint64_t end_line = 0;
-    // A large plain range is searched in two halves at once, the second on a thread of its
-    // own: one search uses both cores.
+    // Stream offset where reading starts: a plain file is positioned at skip_to; a compressed
+    // one starts at 0 and skips. Line numbers are unknown when a time range started inside.
+    Job job{&f,
+            skip_to,
+            stop_at,
+            resuming ? start.line : 1,
+            !resuming && !f.compressed && skip_to > 0,
+            filter_hits_by_time,
+            false};
+    // A large plain range is searched in two halves at once.
     uint64_t range_end = stop_at;
     if (!f.compressed && range_end == UINT64_MAX) {
       struct stat st {};
@@ -861,75 +944,38 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
         range_end - skip_to >= request.split_bytes) {
       mid = lineStartFrom(f.path, skip_to + (range_end - skip_to) / 2, range_end);
     }
-    if (mid == UINT64_MAX || mid <= skip_to || mid >= range_end) {
-      if (!scanRange(request, f, reader.get(), matchers, buf_offset, skip_to, stop_at, line_no,
-                     relative_lines, filter_hits_by_time, want, kept_bytes, result, cancel, nullptr,
-                     &end_line)) {
+    if (mid != UINT64_MAX && mid > skip_to && mid < range_end) {
+      if (!pending.empty() && !runJobs(pending.front(), nullptr)) {
+        return result;
+      }
+      pending.clear();
+      ++result.files_split;
+      Job first = job;
+      first.stop_at = mid;
+      Job second{&f, mid, stop_at, 1, job.relative_lines, filter_hits_by_time, true};
+      if (!runJobs(first, &second)) {
         return result;
       }
       continue;
     }
-    // The second half: its own reader, matchers and result, its lines numbered from 1 (moved
-    // once the first half's count is known).
-    ++result.files_split;
-    SearchResult second;
-    size_t second_kept = 0;
-    uint64_t second_end_line = 0;
-    std::atomic<bool> stop_second{false};
-    bool second_done = true;
-    std::thread helper([&] {
-      std::string why;
-      auto r2 = openReader(f.path, &why);
-      if (!r2) {
-        second.unreadable.push_back(f.path + ": " + why);
-        return;
-      }
-      r2->seek(mid);
-      std::vector<Matcher> m2;
-      for (const auto& p : request.patterns) {
-        m2.emplace_back(p, request.regex, request.case_insensitive);
-      }
-      second_done = scanRange(request, f, r2.get(), m2, mid, mid, stop_at, 1, relative_lines,
-                              filter_hits_by_time, want, second_kept, second, cancel, &stop_second,
-                              &second_end_line);
-    });
-    const bool first_done = scanRange(request, f, reader.get(), matchers, buf_offset, skip_to, mid,
-                                      line_no, relative_lines, filter_hits_by_time, want,
-                                      kept_bytes, result, cancel, nullptr, &end_line);
-    if (!first_done) {
-      stop_second = true;  // the answer is full (or cancelled) before the second half
-    }
-    helper.join();
-    result.scanned_bytes += second.scanned_bytes;
-    if (!first_done) {
-      return result;
-    }
-    // Both halves as one: the second's lines come after the first's.
-    const uint64_t shift = end_line - 1;
-    result.count += second.count;
-    for (auto& u : second.unreadable) {
-      result.unreadable.push_back(std::move(u));
-    }
-    for (auto& h : second.hits) {
-      if (result.hits.size() == want) {
-        result.truncated = true;
-        result.next_cursor = encodeCursor({h.file, h.offset, h.line_number + shift});
+    // Smaller files go two at a time, one on each core.
+    pending.push_back(job);
+    if (request.split_bytes > 0 && pending.size() == 2) {
+      const bool go_on = runJobs(pending[0], &pending[1]);
+      pending.clear();
+      if (!go_on) {
         return result;
       }
-      h.line_number += shift;
-      if (result.hits.size() >= request.limit) {
-        kept_bytes += h.line.size() + h.file.size() + h.service.size() + h.source.size() + 128;
+    } else if (request.split_bytes == 0) {
+      const bool go_on = runJobs(pending[0], nullptr);
+      pending.clear();
+      if (!go_on) {
+        return result;
       }
-      result.hits.push_back(std::move(h));
     }
-    if (!second_done) {
-      Cursor c;
-      decodeCursor(second.next_cursor, &c);
-      result.truncated = true;
-      result.cancelled = second.cancelled;
-      result.next_cursor = encodeCursor({c.path, c.offset, c.line + shift});
-      return result;
-    }
+  }
+  if (!pending.empty()) {
+    runJobs(pending.front(), nullptr);
   }
   return result;
 }

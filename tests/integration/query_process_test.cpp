@@ -1046,9 +1046,24 @@ TEST(QueryProcessTest, SearchInTwoHalvesAnswersAsOnePass) {
             (error ? " ERROR Timeout" : " ok") + "\n";
   }
   dir.write("logs/app.log", text);
+  // Seven small files: searched two at a time, one on each core (the last one alone).
+  std::vector<std::pair<std::string, uint64_t>> many_errors;  // (file, line number)
+  for (int k = 1; k <= 7; ++k) {
+    std::string small;
+    const std::string name = dir.file("many/m" + std::to_string(k) + ".log");
+    for (int i = 1; i <= 30 * k; ++i) {
+      small += (i % 4 == k % 4 ? "ERROR in " : "fine ") + std::to_string(i) + "\n";
+      if (i % 4 == k % 4) {
+        many_errors.emplace_back(name, i);
+      }
+    }
+    dir.write("many/m" + std::to_string(k) + ".log", small);
+  }
   dir.write("conf.d/app.d/conf.yaml",
             "logs:\n  - type: file\n    path: " + dir.file("logs/app.log") +
-                "\n    service: app\n    source: app\n");
+                "\n    service: app\n    source: app\n"
+                "  - type: file\n    path: " +
+                dir.file("many/m*.log") + "\n    service: many\n    source: many\n");
   dir.write("outpost.yaml",
             "hostname: h\nuse_dogstatsd: false\napm_config:\n  enabled: false\n"
             "query:\n  search_split_bytes: 4096\n  cache_ttl: 0\nrun_path: " +
@@ -1063,9 +1078,10 @@ TEST(QueryProcessTest, SearchInTwoHalvesAnswersAsOnePass) {
     return nlohmann::json::parse(r.body, nullptr, false);
   };
   for (const nlohmann::json& q :
-       {nlohmann::json{{"query", "ERROR"}},
-        nlohmann::json{{"query", "timeout"}, {"case_insensitive", true}},
-        nlohmann::json{{"query", "ERROR (Timeout|Nothing)"}, {"regex", true}}}) {
+       {nlohmann::json{{"query", "ERROR"}, {"service", "app"}},
+        nlohmann::json{{"query", "timeout"}, {"case_insensitive", true}, {"service", "app"}},
+        nlohmann::json{
+            {"query", "ERROR (Timeout|Nothing)"}, {"regex", true}, {"service", "app"}}}) {
     // All at once.
     auto body = q;
     body["limit"] = 10000;
@@ -1106,6 +1122,29 @@ TEST(QueryProcessTest, SearchInTwoHalvesAnswersAsOnePass) {
       ASSERT_EQ(lines[k], errors[k].first) << q.dump() << " " << k;
     }
   }
+  // The seven files: in order, whole, then page by page.
+  auto j = search({{"query", "ERROR"}, {"service", "many"}, {"limit", 10000}});
+  ASSERT_EQ(j["results"].size(), many_errors.size()) << j.dump();
+  for (size_t k = 0; k < many_errors.size(); ++k) {
+    ASSERT_EQ(j["results"][k]["file"], many_errors[k].first) << k;
+    ASSERT_EQ(j["results"][k]["line_number"], many_errors[k].second) << k;
+  }
+  EXPECT_EQ(j["files_scanned"], 7);
+  EXPECT_EQ(search({{"query", "ERROR"}, {"service", "many"}, {"count_only", true}})["count"],
+            many_errors.size());
+  nlohmann::json body = {{"query", "ERROR"}, {"service", "many"}, {"limit", 11}, {"keep", 3}};
+  std::vector<std::pair<std::string, uint64_t>> paged;
+  for (int pages = 0; pages < 100; ++pages) {
+    j = search(body);
+    for (const auto& h : j["results"]) {
+      paged.emplace_back(h["file"], h["line_number"]);
+    }
+    if (j["next_cursor"].is_null()) {
+      break;
+    }
+    body["cursor"] = j["next_cursor"];
+  }
+  EXPECT_EQ(paged, many_errors);
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
