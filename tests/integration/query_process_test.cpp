@@ -38,17 +38,23 @@ using testing::TempDir;
 
 constexpr const char* kPlantedKey = "feedfacecafebeef0123456789abcdef";
 
-// Sends `raw` as is and returns the whole answer.
-std::string rawRequest(const std::string& socket, const std::string& raw) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+// Connects to `socket` and sends `raw` without reading the answer: the caller holds (and closes)
+// the connection. -1 when it cannot connect.
+int openRequest(const std::string& socket, const std::string& raw) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    return {};
+    return -1;
   }
   (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
+  return fd;
+}
+
+// Reads until the peer closes, then closes `fd`.
+std::string readAll(int fd) {
   std::string out;
   char buf[4096];
   ssize_t n;
@@ -57,6 +63,12 @@ std::string rawRequest(const std::string& socket, const std::string& raw) {
   }
   ::close(fd);
   return out;
+}
+
+// Sends `raw` as is and returns the whole answer.
+std::string rawRequest(const std::string& socket, const std::string& raw) {
+  const int fd = openRequest(socket, raw);
+  return fd < 0 ? std::string() : readAll(fd);
 }
 
 TEST(QueryProcessTest, StatusOverTheSocket) {
@@ -628,14 +640,7 @@ std::string rawTcpRequest(int port, const std::string& raw) {
     return {};
   }
   (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return readAll(fd);
 }
 
 // Traces through the socket in local mode: a real v0.4 request to the receiver, then
@@ -727,21 +732,6 @@ TEST(QueryProcessTest, TracesSearchAndGet) {
   EXPECT_EQ(st["trace_store"]["traces"], 3);
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
-}
-
-// Connects to `socket` and sends `raw` without reading the answer: the caller holds (and closes)
-// the connection. -1 when it cannot connect.
-int openRequest(const std::string& socket, const std::string& raw) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
-  return fd;
 }
 
 std::string searchRequest(const std::string& body, bool keep_alive) {
@@ -859,13 +849,7 @@ TEST(QueryProcessTest, SearchConcurrencyQueueAndCancellation) {
       openRequest(socket, searchRequest(R"({"query":"beta","service":"small"})", true));
   ASSERT_GE(half, 0);
   ::shutdown(half, SHUT_WR);
-  std::string answer;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(half, buf, sizeof buf, 0)) > 0) {
-    answer.append(buf, static_cast<size_t>(n));
-  }
-  ::close(half);
+  const std::string answer = readAll(half);
   EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
   EXPECT_NE(answer.find("beta two"), std::string::npos) << answer;
 
