@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "collector/query/literal_finder.h"
 #include "collector/query/timestamps.h"
 #include "collector/sources/logs/path_glob.h"
 
@@ -21,7 +22,7 @@ namespace outpost::query {
 
 namespace {
 
-constexpr size_t kChunk = 4 << 20;
+constexpr size_t kChunk = 256 << 10;
 constexpr size_t kMaxLine = 64 << 20;  // memory bound for a file without newlines
 
 // --- requests ------------------------------------------------------------------------------
@@ -92,6 +93,7 @@ class Matcher {
   Matcher(const std::string& pattern, bool regex, bool case_insensitive) {
     if (!regex && !case_insensitive) {
       literal_ = pattern;
+      finders_.emplace_back(pattern);
       return;
     }
     RE2::Options o;
@@ -124,7 +126,7 @@ class Matcher {
       size_t best = n;
       for (size_t i = 0; i < alternatives_.size(); ++i) {
         if (next_[i] == kUnknown || next_[i] < from) {
-          next_[i] = findLiteral(text, n, from, alternatives_[i]);
+          next_[i] = finders_[i].find(text, n, from);
         }
         best = std::min(best, next_[i]);
       }
@@ -134,7 +136,7 @@ class Matcher {
       if (literal_.empty()) {
         return from < n ? from : n;
       }
-      return findLiteral(text, n, from, literal_);
+      return finders_[0].find(text, n, from);
     }
     re2::StringPiece m;
     if (!re_->Match(re2::StringPiece(text, n), from, n, RE2::UNANCHORED, &m, 1)) {
@@ -145,26 +147,21 @@ class Matcher {
   // Whether a line matches (for the second and later patterns).
   bool matches(std::string_view line) const {
     if (!alternatives_.empty()) {
-      for (const auto& a : alternatives_) {
-        if (findLiteral(line.data(), line.size(), 0, a) < line.size()) {
+      for (const auto& f : finders_) {
+        if (f.find(line.data(), line.size(), 0) < line.size()) {
           return true;
         }
       }
       return false;
     }
     if (re_ == nullptr) {
-      return literal_.empty() || findLiteral(line.data(), line.size(), 0, literal_) < line.size();
+      return literal_.empty() || finders_[0].find(line.data(), line.size(), 0) < line.size();
     }
     return RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re_);
   }
 
  private:
   static constexpr size_t kUnknown = SIZE_MAX;
-
-  static size_t findLiteral(const char* text, size_t n, size_t from, const std::string& lit) {
-    const void* p = ::memmem(text + from, n - from, lit.data(), lit.size());
-    return p == nullptr ? n : static_cast<size_t>(static_cast<const char*>(p) - text);
-  }
 
   // "a|bc|d e": words with no regex syntax, at least two.
   void splitAlternatives(const std::string& pattern) {
@@ -184,6 +181,9 @@ class Matcher {
       }
     }
     if (words.size() >= 2) {
+      for (const auto& w : words) {
+        finders_.emplace_back(w);
+      }
       alternatives_ = std::move(words);
     }
   }
@@ -191,17 +191,54 @@ class Matcher {
   std::string literal_;
   std::unique_ptr<RE2> re_;
   std::vector<std::string> alternatives_;
+  std::vector<LiteralFinder> finders_;  // the literal, or one per alternative
   std::vector<size_t> next_;
 };
 
 // --- reading ---------------------------------------------------------------------------------
+
+// The bytes of a file being searched: like a std::string, but growing it leaves the new bytes
+// uninitialised (a read fills them: no memset of every chunk first) and it keeps its memory.
+class ByteBuf {
+ public:
+  size_t size() const { return size_; }
+  char* data() { return data_.get(); }
+  const char* data() const { return data_.get(); }
+  // Room for `more` bytes after size(); returns where they go (size() is unchanged).
+  char* reserveMore(size_t more) {
+    if (size_ + more > cap_) {
+      const size_t cap = std::max(size_ + more, cap_ * 2);
+      auto bigger = std::make_unique_for_overwrite<char[]>(cap);
+      if (size_ > 0) {
+        std::memcpy(bigger.get(), data_.get(), size_);
+      }
+      data_ = std::move(bigger);
+      cap_ = cap;
+    }
+    return data_.get() + size_;
+  }
+  void resize(size_t n) { size_ = std::min(n, cap_); }
+  // Drops the first n bytes.
+  void eraseFront(size_t n) {
+    n = std::min(n, size_);
+    if (n < size_) {
+      std::memmove(data_.get(), data_.get() + n, size_ - n);
+    }
+    size_ -= n;
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t cap_ = 0;
+};
 
 class Reader {
  public:
   virtual ~Reader() = default;
   virtual void seek(uint64_t offset) { (void)offset; }
   // Appends up to `max` bytes to `out`; 0 at the end; -1 on error (*error set).
-  virtual ssize_t read(std::string& out, size_t max, std::string* error) = 0;
+  virtual ssize_t read(ByteBuf& out, size_t max, std::string* error) = 0;
 };
 
 class PlainReader : public Reader {
@@ -209,12 +246,12 @@ class PlainReader : public Reader {
   explicit PlainReader(int fd) : fd_(fd) {}
   ~PlainReader() override { ::close(fd_); }
   void seek(uint64_t offset) override { ::lseek(fd_, static_cast<off_t>(offset), SEEK_SET); }
-  ssize_t read(std::string& out, size_t max, std::string* error) override {
+  ssize_t read(ByteBuf& out, size_t max, std::string* error) override {
     const size_t old = out.size();
-    out.resize(old + max);
+    char* to = out.reserveMore(max);
     ssize_t n;
     do {
-      n = ::read(fd_, out.data() + old, max);
+      n = ::read(fd_, to, max);
     } while (n < 0 && errno == EINTR);
     out.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (n < 0) {
@@ -231,10 +268,10 @@ class GzipReader : public Reader {
  public:
   explicit GzipReader(gzFile f) : f_(f) {}
   ~GzipReader() override { gzclose(f_); }
-  ssize_t read(std::string& out, size_t max, std::string* error) override {
+  ssize_t read(ByteBuf& out, size_t max, std::string* error) override {
     const size_t old = out.size();
-    out.resize(old + max);
-    const int n = gzread(f_, out.data() + old, static_cast<unsigned>(max));
+    char* to = out.reserveMore(max);
+    const int n = gzread(f_, to, static_cast<unsigned>(max));
     out.resize(old + static_cast<size_t>(std::max(n, 0)));
     if (n < 0) {
       int errnum = 0;
@@ -254,10 +291,9 @@ class ZstdReader : public Reader {
     ::close(fd_);
     ZSTD_freeDCtx(dctx_);
   }
-  ssize_t read(std::string& out, size_t max, std::string* error) override {
+  ssize_t read(ByteBuf& out, size_t max, std::string* error) override {
     const size_t old = out.size();
-    out.resize(old + max);
-    ZSTD_outBuffer o{out.data() + old, max, 0};
+    ZSTD_outBuffer o{out.reserveMore(max), max, 0};
     while (o.pos == 0) {
       if (input_.pos == input_.size) {
         const ssize_t n = ::read(fd_, in_.data(), in_.size());
@@ -623,7 +659,7 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
   const int64_t from = request.from_ms.value_or(INT64_MIN);
   const int64_t to = request.to_ms.value_or(INT64_MAX);
   std::string error;
-  std::string buf;
+  ByteBuf buf;
   bool eof = false;
   while (!eof) {
     if ((cancel != nullptr && cancel->load(std::memory_order_relaxed)) ||
@@ -654,7 +690,7 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
     // Skip what a cursor already covered (whole lines: it points at a line start).
     if (buf_offset < skip_to) {
       const size_t drop = static_cast<size_t>(std::min<uint64_t>(skip_to - buf_offset, buf.size()));
-      buf.erase(0, drop);
+      buf.eraseFront(drop);
       buf_offset += drop;
       scan_from = 0;
       if (buf_offset < skip_to) {
@@ -732,7 +768,7 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
     if (!request.count_only) {  // (counting needs no line numbers)
       line_no = line_at_counted + countLines(text + counted, end - counted);
     }
-    buf.erase(0, end);
+    buf.eraseFront(end);
     buf_offset += end;
   }
   *end_line = line_no;
