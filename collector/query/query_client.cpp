@@ -5,6 +5,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -24,9 +26,37 @@ ClientResult failure(const std::string& what, int err) {
 namespace {
 
 ClientResult exchange(const std::string& socket_path, const std::string& request,
-                      std::chrono::milliseconds timeout);
+                      std::chrono::milliseconds timeout, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace
+
+ClientResult queryRequest(const std::string& socket_path, std::string_view method,
+                          const std::string& target, const std::string& body,
+                          std::chrono::milliseconds timeout, const std::atomic<bool>* cancel) {
+  std::string request = std::string(method) + " " + target +
+                        " HTTP/1.1\r\nHost: outpost\r\nAccept: application/json\r\n";
+  if (!body.empty()) {
+    request +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  request += "Connection: close\r\n\r\n" + body;
+  return exchange(socket_path, request, timeout, cancel);
+}
+
+std::string urlEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
 
 ClientResult queryGet(const std::string& socket_path, const std::string& target,
                       std::chrono::milliseconds timeout) {
@@ -51,7 +81,7 @@ ClientResult queryPost(const std::string& socket_path, const std::string& target
 namespace {
 
 ClientResult exchange(const std::string& socket_path, const std::string& request,
-                      std::chrono::milliseconds timeout) {
+                      std::chrono::milliseconds timeout, const std::atomic<bool>* cancel) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof addr.sun_path) {
@@ -90,8 +120,15 @@ ClientResult exchange(const std::string& socket_path, const std::string& request
       ::close(fd);
       return failure("no complete answer within the timeout", ETIMEDOUT);
     }
+    if (cancel != nullptr && cancel->load()) {
+      ::close(fd);
+      return failure("cancelled", ECANCELED);
+    }
     pollfd p{fd, POLLIN, 0};
-    const int pr = ::poll(&p, 1, static_cast<int>(left.count()));
+    // With a cancel flag, look at it ten times a second.
+    const int wait_ms =
+        static_cast<int>(cancel != nullptr ? std::min<int64_t>(left.count(), 100) : left.count());
+    const int pr = ::poll(&p, 1, wait_ms);
     if (pr < 0 && errno == EINTR) {
       continue;
     }
