@@ -9,8 +9,11 @@
 
 #include <algorithm>
 #include <climits>
+#include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -218,6 +221,14 @@ class ByteBuf {
     return data_.get() + size_;
   }
   void resize(size_t n) { size_ = std::min(n, cap_); }
+  // Frees the memory when more than `cap` is held (and empties the buffer).
+  void shrinkTo(size_t cap) {
+    if (cap_ > cap) {
+      data_.reset();
+      cap_ = 0;
+      size_ = 0;
+    }
+  }
   // Drops the first n bytes.
   void eraseFront(size_t n) {
     n = std::min(n, size_);
@@ -645,6 +656,66 @@ uint64_t lineStartFrom(const std::string& path, uint64_t offset, uint64_t end) {
   return offset + static_cast<uint64_t>(static_cast<const char*>(nl) - buf.data());
 }
 
+// A second search thread for the length of one search: started at the first job given to it,
+// it runs one job at a time (run, then wait), so a search of many files does not start a
+// thread per file.
+class Helper {
+ public:
+  Helper() = default;
+  Helper(const Helper&) = delete;
+  Helper& operator=(const Helper&) = delete;
+  ~Helper() {
+    if (thread_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        quit_ = true;
+      }
+      cv_.notify_all();
+      thread_.join();
+    }
+  }
+  void run(std::function<void()> job) {
+    if (!thread_.joinable()) {
+      thread_ = std::thread([this] { loop(); });
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = std::move(job);
+      busy_ = true;
+    }
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !busy_; });
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return quit_ || job_; });
+      if (quit_) {
+        return;
+      }
+      auto job = std::move(job_);
+      job_ = nullptr;
+      lock.unlock();
+      job();
+      lock.lock();
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void()> job_;
+  bool busy_ = false;
+  bool quit_ = false;
+  std::thread thread_;
+};
+
 // Searches [skip_to, stop_at) of one file's (decompressed) stream, `reader` positioned at
 // buf_offset, its first line numbered line_no. Hits go to `result`, at most `want` in all;
 // false when the search is over (enough found, or cancelled: next_cursor says where it
@@ -659,7 +730,13 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
   const int64_t from = request.from_ms.value_or(INT64_MIN);
   const int64_t to = request.to_ms.value_or(INT64_MAX);
   std::string error;
-  ByteBuf buf;
+  // One buffer per search thread, kept from file to file (a fresh one costs page faults each
+  // time); a long line's growth is given back.
+  static thread_local ByteBuf buf;
+  buf.resize(0);
+  struct Shrink {
+    ~Shrink() { buf.shrinkTo(1u << 20); }
+  } shrink;
   bool eof = false;
   while (!eof) {
     if ((cancel != nullptr && cancel->load(std::memory_order_relaxed)) ||
@@ -710,6 +787,7 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
       end = p == nullptr ? buf.size() : static_cast<size_t>(p - buf.data()) + 1;
     }
     const char* text = buf.data();
+    const bool count_fast = request.count_only && matchers.size() == 1 && !timed;
     matchers[0].newText();
     size_t pos = 0;
     size_t counted = 0;  // lines counted up to here
@@ -718,6 +796,13 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
       const size_t m = matchers[0].find(text, end, pos);
       if (m >= end) {
         break;
+      }
+      if (count_fast) {
+        // Counting one pattern without a time filter: the line's end is all that matters.
+        const char* le = static_cast<const char*>(std::memchr(text + m, '\n', end - m));
+        ++result.count;
+        pos = le == nullptr ? end : static_cast<size_t>(le - text) + 1;
+        continue;
       }
       const char* ls = static_cast<const char*>(::memrchr(text, '\n', m));
       const size_t line_start = ls == nullptr ? 0 : static_cast<size_t>(ls - text) + 1;
@@ -832,6 +917,7 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
   // Runs `a` here and `b` (when given) at once on a thread of its own, then takes b's results
   // after a's as if one pass had found them.
   std::vector<Matcher> helper_matchers;
+  Helper helper;
   auto runJobs = [&](const Job& a, const Job* b) {
     uint64_t end_line = 0;
     if (b == nullptr) {
@@ -847,7 +933,7 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
     uint64_t second_end_line = 0;
     std::atomic<bool> stop_second{false};
     bool second_done = true;
-    std::thread helper([&] {
+    helper.run([&] {
       second_done =
           runJob(*b, helper_matchers, second, second_kept, &stop_second, &second_end_line);
     });
@@ -855,7 +941,7 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
     if (!first_done) {
       stop_second = true;  // the answer is full (or cancelled) before b's results
     }
-    helper.join();
+    helper.wait();
     result.scanned_bytes += second.scanned_bytes;
     if (!first_done) {
       return false;
@@ -888,7 +974,93 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
     }
     return true;
   };
-  std::vector<Job> pending;  // at most one, waiting for a partner
+  // Whole files, several: both threads take the next file as they come free (a stalled thread
+  // does not hold the other up), each into a result of its own, merged in file order as they
+  // finish. At most kWindow files ahead of the first unmerged one, so few results wait.
+  constexpr size_t kWindow = 8;
+  auto runMany = [&](const std::vector<Job>& jobs) {
+    if (jobs.size() == 1) {
+      uint64_t end_line = 0;
+      return runJob(jobs[0], matchers, result, kept_bytes, nullptr, &end_line);
+    }
+    if (helper_matchers.empty()) {
+      for (const auto& p : request.patterns) {
+        helper_matchers.emplace_back(p, request.regex, request.case_insensitive);
+      }
+    }
+    struct Slot {
+      SearchResult r;
+      size_t kept = 0;
+      bool done = false;
+      bool go_on = true;
+    };
+    std::vector<Slot> slots(jobs.size());
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t next = 0;    // the next file to take
+    size_t merged = 0;  // files merged into `result`, in order
+    bool over = false;  // the answer is full, or the search was cancelled
+    std::atomic<bool> stop{false};
+    auto mergeDone = [&] {  // (under mu)
+      while (!over && merged < jobs.size() && slots[merged].done) {
+        Slot& sl = slots[merged];
+        result.scanned_bytes += sl.r.scanned_bytes;
+        result.files_scanned += sl.r.files_scanned;
+        result.count += sl.r.count;
+        for (auto& u : sl.r.unreadable) {
+          result.unreadable.push_back(std::move(u));
+        }
+        for (auto& h : sl.r.hits) {
+          if (result.hits.size() == want ||
+              (result.hits.size() > request.limit && kept_bytes > request.keep_max_bytes)) {
+            result.truncated = true;
+            result.next_cursor = encodeCursor({h.file, h.offset, h.line_number});
+            over = true;
+            break;
+          }
+          if (result.hits.size() >= request.limit) {
+            kept_bytes += h.line.size() + h.file.size() + h.service.size() + h.source.size() + 128;
+          }
+          result.hits.push_back(std::move(h));
+        }
+        if (!over && !sl.go_on) {  // it stopped itself: enough found, or cancelled
+          result.truncated = true;
+          result.cancelled = sl.r.cancelled;
+          result.next_cursor = sl.r.next_cursor;
+          over = true;
+        }
+        sl.r = SearchResult();
+        ++merged;
+      }
+      if (over) {
+        stop = true;  // files still being searched stop at their next chunk
+      }
+    };
+    auto worker = [&](std::vector<Matcher>& m) {
+      std::unique_lock<std::mutex> lock(mu);
+      for (;;) {
+        cv.wait(lock, [&] { return over || next >= jobs.size() || next < merged + kWindow; });
+        if (over || next >= jobs.size()) {
+          return;
+        }
+        const size_t i = next++;
+        lock.unlock();
+        uint64_t end_line = 0;
+        const bool go_on = runJob(jobs[i], m, slots[i].r, slots[i].kept, &stop, &end_line);
+        lock.lock();
+        slots[i].go_on = go_on;
+        slots[i].done = true;
+        mergeDone();
+        cv.notify_all();
+      }
+    };
+    helper.run([&] { worker(helper_matchers); });
+    worker(matchers);
+    helper.wait();
+    std::lock_guard<std::mutex> lock(mu);
+    return !over;
+  };
+  std::vector<Job> pending;  // small files waiting to be searched together
   for (size_t fi = first_file; fi < files.size(); ++fi) {
     const SearchFile& f = files[fi];
     std::string error;
@@ -981,7 +1153,7 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
       mid = lineStartFrom(f.path, skip_to + (range_end - skip_to) / 2, range_end);
     }
     if (mid != UINT64_MAX && mid > skip_to && mid < range_end) {
-      if (!pending.empty() && !runJobs(pending.front(), nullptr)) {
+      if (!pending.empty() && !runMany(pending)) {
         return result;
       }
       pending.clear();
@@ -994,24 +1166,17 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
       }
       continue;
     }
-    // Smaller files go two at a time, one on each core.
-    pending.push_back(job);
-    if (request.split_bytes > 0 && pending.size() == 2) {
-      const bool go_on = runJobs(pending[0], &pending[1]);
-      pending.clear();
-      if (!go_on) {
+    // Smaller files are searched together, on both cores (one at a time with split_bytes 0).
+    if (request.split_bytes == 0) {
+      if (!runJobs(job, nullptr)) {
         return result;
       }
-    } else if (request.split_bytes == 0) {
-      const bool go_on = runJobs(pending[0], nullptr);
-      pending.clear();
-      if (!go_on) {
-        return result;
-      }
+      continue;
     }
+    pending.push_back(job);
   }
   if (!pending.empty()) {
-    runJobs(pending.front(), nullptr);
+    runMany(pending);
   }
   return result;
 }
