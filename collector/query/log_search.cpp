@@ -487,13 +487,7 @@ bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchReques
     if (!body.contains(key)) {
       continue;
     }
-    const auto& v = body[key];
-    std::optional<int64_t> t;
-    if (v.is_number_integer()) {
-      t = v.get<int64_t>();
-    } else if (v.is_string()) {
-      t = parseTimeArg(v.get<std::string>(), now_ms);
-    }
+    const std::optional<int64_t> t = parseTimeArgJson(body[key], now_ms);
     if (!t) {
       *error = std::string(key) +
                ": RFC 3339 (2026-11-22T09:10:00Z), epoch milliseconds, or relative (-15m, "

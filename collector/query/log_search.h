@@ -82,7 +82,7 @@ struct SearchResult {
   std::string next_cursor;  // empty when there is nothing more
   uint64_t scanned_bytes = 0;
   size_t files_scanned = 0;
-  size_t files_split = 0;  // searched in two halves at once
+  size_t files_split = 0;               // searched in two halves at once
   std::vector<std::string> unreadable;  // files that could not be read, with the reason
   bool cancelled = false;
   // With from/to: files skipped whole (modified before `from`, or first stamped after `to`),

@@ -613,13 +613,7 @@ bool timeArgs(const nlohmann::json& args, int64_t now_ms, int64_t* from_ms, int6
     if (!args.contains(key)) {
       continue;
     }
-    const auto& v = args[key];
-    std::optional<int64_t> t;
-    if (v.is_number_integer()) {
-      t = v.get<int64_t>();
-    } else if (v.is_string()) {
-      t = parseTimeArg(v.get<std::string>(), now_ms);
-    }
+    const std::optional<int64_t> t = parseTimeArgJson(args[key], now_ms);
     if (!t) {
       *error = fmt::format("'{}' is not a time (RFC 3339, epoch ms, or relative like -15m)", key);
       return false;

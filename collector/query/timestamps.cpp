@@ -282,4 +282,14 @@ std::string formatUtc(int64_t unix_ms) {
   return buf;
 }
 
+std::optional<int64_t> parseTimeArgJson(const nlohmann::json& v, int64_t now_ms) {
+  if (v.is_number_integer()) {
+    return v.get<int64_t>();
+  }
+  if (v.is_string()) {
+    return parseTimeArg(std::string_view(v.get_ref<const std::string&>()), now_ms);
+  }
+  return std::nullopt;
+}
+
 }  // namespace outpost::query

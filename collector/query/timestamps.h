@@ -1,5 +1,7 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +30,8 @@ std::optional<int64_t> lineTime(std::string_view line, TimeFormat hint, int64_t 
 // A request's `from`/`to`: RFC 3339, epoch milliseconds (a number or digits), or relative to
 // `now_ms`: "now", "-15m", "now-15m", "-2h", "-1d", "-30s". nullopt when unreadable.
 std::optional<int64_t> parseTimeArg(std::string_view s, int64_t now_ms);
+// The same for a JSON argument: a string as above, or an integer (epoch milliseconds).
+std::optional<int64_t> parseTimeArgJson(const nlohmann::json& v, int64_t now_ms);
 
 // unix ms → "2026-11-22T09:14:03.123Z".
 std::string formatUtc(int64_t unix_ms);
