@@ -483,6 +483,12 @@ int cmdStatus(const Options& opts) {
               jsonText(j["pid"]).c_str(), jsonText(j["hostname"]).c_str(),
               jsonText(j["config_file"]).c_str(), j.value("uptime_s", 0.0),
               jsonText(j["forwarding"]).c_str());
+  if (j.contains("warnings") && j["warnings"].is_array() && !j["warnings"].empty()) {
+    printSection("Warnings");
+    for (const auto& w : j["warnings"]) {
+      std::printf("  %s\n", jsonText(w).c_str());
+    }
+  }
   if (j.contains("forwarder")) {
     printSection("Forwarder");
     for (const auto& e : j["forwarder"]["endpoints"]) {
@@ -672,6 +678,9 @@ int cmdRun(const Options& opts) {
     qo.hostname = config.hostname;
     qo.config_file = daemon.config().config_file;
     qo.local_mode = config.localMode();
+    for (const auto& w : result.warnings) {
+      qo.config_warnings.push_back(w.format());
+    }
     qo.max_concurrent_searches = static_cast<size_t>(config.query.max_concurrent_searches);
     qo.max_queued_searches = static_cast<size_t>(config.query.max_queued_searches);
     qo.search_timeout =

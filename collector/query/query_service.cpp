@@ -198,7 +198,51 @@ nlohmann::json QueryService::status() const {
       j[name] = {{"error", e.what()}};
     }
   }
+  j["warnings"] = warnings(j);
   return j;
+}
+
+// What needs a person's attention, in one list: gathered from the sections.
+nlohmann::json QueryService::warnings(const nlohmann::json& doc) const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& w : options_.config_warnings) {
+    out.push_back("configuration: " + w);
+  }
+  auto array = [&](const char* section, const char* key) -> const nlohmann::json* {
+    if (!doc.contains(section) || !doc[section].is_object() || !doc[section].contains(key) ||
+        !doc[section][key].is_array()) {
+      return nullptr;
+    }
+    return &doc[section][key];
+  };
+  if (const auto* endpoints = array("forwarder", "endpoints")) {
+    for (const auto& e : *endpoints) {
+      if (e.value("api_key_invalid", false)) {
+        out.push_back(
+            fmt::format("api_key rejected by the intake ({}): nothing is delivered "
+                        "there until the key is fixed",
+                        e.value("url", e.value("endpoint", std::string()))));
+      }
+    }
+  }
+  if (const auto* not_tailed = array("logs", "not_tailed"); not_tailed && !not_tailed->empty()) {
+    out.push_back(fmt::format("{} log files not tailed: over logs_config.open_files_limit",
+                              not_tailed->size()));
+  }
+  if (const auto* errors = array("logs", "errors")) {
+    for (const auto& e : *errors) {
+      out.push_back("logs: " + (e.is_string() ? e.get<std::string>() : e.dump()));
+    }
+  }
+  if (const auto* instances = array("checks", "instances")) {
+    for (const auto& c : *instances) {
+      if (c.value("status", "") == "ERROR") {
+        out.push_back(fmt::format("check {} failing: {}", c.value("check", std::string()),
+                                  c.value("last_error", std::string())));
+      }
+    }
+  }
+  return out;
 }
 
 void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
@@ -225,10 +269,10 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
       return;
     }
     if (!section.empty()) {
-      if (!doc.contains(section) || !doc[section].is_object()) {
-        std::string known;
+      if (!doc.contains(section) || (!doc[section].is_object() && !doc[section].is_array())) {
+        std::string known = "searches, warnings";
         for (const auto& [name, s] : sections_) {
-          known += known.empty() ? name : ", " + name;
+          known += ", " + name;
         }
         fail(404, "unknown section", "sections: " + known);
         return;

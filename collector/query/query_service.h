@@ -39,6 +39,8 @@ class QueryService : public Component {
     std::string hostname;
     std::string config_file;
     bool local_mode = false;
+    // What loading the configuration warned about (shown in /v1/status "warnings").
+    std::vector<std::string> config_warnings;
     // The file log sources of the configuration: what /v1/logs/search reads (whether or not
     // logs_enabled ships them).
     std::vector<logs::LogSourceConfig> log_sources;
@@ -82,6 +84,9 @@ class QueryService : public Component {
   nlohmann::json status() const;
   // Searches running and waiting now, and the limits.
   nlohmann::json searchStatus() const;
+  // The status document's "warnings": configuration warnings, a rejected API key, files not
+  // tailed, failing checks.
+  nlohmann::json warnings(const nlohmann::json& doc) const;
 
  private:
   void handle(HttpRequest& req, HttpServer::Respond respond);

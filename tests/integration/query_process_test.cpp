@@ -1133,5 +1133,44 @@ TEST(QueryProcessTest, SearchInTwoHalvesAnswersAsOnePass) {
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
 
+// /v1/status gathers what needs attention in "warnings", and `outpost status` prints them.
+TEST(QueryProcessTest, StatusWarnings) {
+  TempDir dir;
+  dir.write("logs/a.log", "one\n");
+  dir.write("logs/b.log", "two\n");
+  dir.write("conf.d/app.d/conf.yaml", "logs:\n  - type: file\n    path: " + dir.file("logs/*.log") +
+                                          "\n    service: app\n    source: app\n");
+  dir.write("outpost.yaml",
+            "hostname: h\nuse_dogstatsd: false\napm_config:\n  enabled: false\n"
+            "logs_enabled: true\nlogs_config:\n  open_files_limit: 1\n"
+            "hostnme_typo: x\nrun_path: " +
+                dir.file("run") + "\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  nlohmann::json warnings;
+  for (int i = 0; i < 50; ++i) {
+    auto r = query::queryGet(dir.file("run/query.sock"), "/v1/status?section=warnings");
+    ASSERT_EQ(r.status, 200) << r.body;
+    warnings = nlohmann::json::parse(r.body);
+    if (warnings.size() >= 2) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);  // polling another process (the first scan)
+  }
+  ASSERT_TRUE(warnings.is_array()) << warnings.dump();
+  const std::string all = warnings.dump();
+  EXPECT_NE(all.find("configuration: "), std::string::npos) << all;
+  EXPECT_NE(all.find("hostnme_typo"), std::string::npos) << all;
+  EXPECT_NE(all.find("1 log files not tailed"), std::string::npos) << all;
+  const auto text =
+      testing::runCommand({OUTPOST_BIN, "status", "-c", dir.path()}, {}, std::chrono::seconds(10));
+  EXPECT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("Warnings"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("not tailed: over logs_config.open_files_limit"), std::string::npos);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
 }  // namespace
 }  // namespace outpost
