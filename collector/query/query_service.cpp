@@ -83,6 +83,10 @@ bool QueryService::start() {
                                    options_.max_concurrent_searches, telemetry_);
   search_watchdog_ = std::make_unique<Timer>(loop_, [this] { watchSearches(); });
   search_watchdog_->unref();
+  snapshotRates();
+  rates_timer_ = std::make_unique<Timer>(loop_, [this] { snapshotRates(); });
+  rates_timer_->unref();
+  rates_timer_->start(10'000, 10'000);
   started_ = std::chrono::steady_clock::now();
   started_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -135,6 +139,9 @@ void QueryService::stop(std::function<void()> done) {
   }
   if (search_watchdog_) {
     disarmWatchdog();
+  }
+  if (rates_timer_) {
+    rates_timer_->stop();
   }
   auto after_searches = [this, done = std::move(done)]() mutable {
     if (!server_) {
@@ -365,15 +372,52 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
 
 // Every log source of the configuration with its files (rotated siblings included) and, for
 // the files the pipeline tails, how far it got. Globs are expanded on the worker pool.
+nlohmann::json QueryService::logsSection() const {
+  for (const auto& [name, section] : sections_) {
+    if (name == "logs") {
+      return section();
+    }
+  }
+  return nlohmann::json();
+}
+
+void QueryService::snapshotRates() {
+  const nlohmann::json logs = logsSection();
+  if (!logs.is_object() || !logs.contains("files")) {
+    return;
+  }
+  RateSnapshot now{std::chrono::steady_clock::now(), {}};
+  for (const auto& f : logs["files"]) {
+    now.files[f.value("path", "")] = {f.value("lines", uint64_t{0}),
+                                      f.value("bytes_read", uint64_t{0})};
+  }
+  rates_before_ = std::move(rates_newest_);
+  rates_newest_ = std::move(now);
+}
+
 void QueryService::sources(HttpServer::Respond respond) {
   nlohmann::json tailed = nlohmann::json::object();  // path → the pipeline's view
-  for (const auto& [name, section] : sections_) {
-    if (name != "logs") {
-      continue;
-    }
-    const nlohmann::json logs = section();
-    for (const auto& f : logs["files"]) {
-      tailed[f["path"].get<std::string>()] = f;
+  const nlohmann::json logs = logsSection();
+  if (logs.is_object() && logs.contains("files")) {
+    // Rates over the last 10-20 s: since the newest snapshot when it is a second old or more,
+    // else since the one before.
+    const auto now = std::chrono::steady_clock::now();
+    const RateSnapshot& base =
+        now - rates_newest_.at >= std::chrono::seconds(1) ? rates_newest_ : rates_before_;
+    const double span = std::chrono::duration<double>(now - base.at).count();
+    for (auto f : logs["files"]) {
+      const std::string path = f.value("path", "");
+      auto it = base.files.find(path);
+      if (span >= 1 && base.at.time_since_epoch().count() != 0) {
+        const uint64_t lines0 = it == base.files.end() ? 0 : it->second.first;
+        const uint64_t bytes0 = it == base.files.end() ? 0 : it->second.second;
+        const uint64_t lines = f.value("lines", uint64_t{0});
+        const uint64_t bytes = f.value("bytes_read", uint64_t{0});
+        f["rates"] = {{"lines_per_s", static_cast<double>(lines - std::min(lines, lines0)) / span},
+                      {"bytes_per_s", static_cast<double>(bytes - std::min(bytes, bytes0)) / span},
+                      {"over_s", span}};
+      }
+      tailed[path] = std::move(f);
     }
   }
   auto result = std::make_shared<nlohmann::json>();

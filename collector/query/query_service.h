@@ -115,6 +115,17 @@ class QueryService : public Component {
   void armWatchdog();
   void disarmWatchdog();
 
+  // Per tailed file, the pipeline's counters a while ago (every 10 s), for the rates in
+  // /v1/logs/sources: the newest snapshot and the one before.
+  struct RateSnapshot {
+    std::chrono::steady_clock::time_point at;
+    std::map<std::string, std::pair<uint64_t, uint64_t>> files;  // path → (lines, bytes)
+  };
+  void snapshotRates();
+  nlohmann::json logsSection() const;
+  RateSnapshot rates_newest_;
+  RateSnapshot rates_before_;
+  std::unique_ptr<Timer> rates_timer_;
   std::unique_ptr<WorkerPool> search_pool_;
   std::unique_ptr<Timer> search_watchdog_;
   ResultStore results_;

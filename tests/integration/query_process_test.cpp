@@ -17,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -527,6 +528,28 @@ TEST(QueryProcessTest, LocalModeSocketUnderRunPath) {
   EXPECT_EQ(query::queryGet(dir.file("run/query.sock"), "/v1/logs/tail?status=bad").status, 400);
   EXPECT_EQ(query::queryGet(dir.file("run/query.sock"), "/v1/logs/tail?lines=0").status, 400);
   EXPECT_EQ(query::queryGet(dir.file("run/query.sock"), "/v1/logs/tail?x=1").status, 400);
+  // Rates: 100 more lines, read after the snapshot taken at start.
+  {
+    std::string more;
+    for (int i = 0; i < 100; ++i) {
+      more += "more " + std::to_string(i) + "\n";
+    }
+    std::ofstream(dir.file("app.log"), std::ios::app) << more;
+  }
+  nlohmann::json rated;
+  for (int i = 0; i < 50 && rated.is_null(); ++i) {
+    const auto src =
+        nlohmann::json::parse(query::queryGet(dir.file("run/query.sock"), "/v1/logs/sources").body);
+    const auto& f = src["sources"][0]["files"][0];
+    if (f.contains("tailed") && f["tailed"]["lines"] == 102 && f["tailed"].contains("rates")) {
+      rated = f["tailed"]["rates"];
+    }
+    std::this_thread::sleep_for(100ms);  // polling another process
+  }
+  ASSERT_FALSE(rated.is_null()) << p.err();
+  EXPECT_GT(rated["lines_per_s"].get<double>(), 0.0) << rated.dump();
+  EXPECT_GT(rated["bytes_per_s"].get<double>(), 0.0);
+  EXPECT_GE(rated["over_s"].get<double>(), 1.0);
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
