@@ -172,6 +172,16 @@ ToolResult searchLogs(const json& args, const ToolContext& ctx) {
   return t;
 }
 
+ToolResult aggregateLogs(const json& args, const ToolContext& ctx) {
+  ToolResult t = call(ctx, "POST", "/v1/logs/aggregate",
+                      pick(args, {"query", "regex", "case_insensitive", "from", "to", "service",
+                                  "source", "path", "group_by", "interval_s", "top"}));
+  listShape(t, "groups",
+            "no line matched in that range: widen from/to (default: the last 15 minutes) or "
+            "drop a filter");
+  return t;
+}
+
 ToolResult readSearchResults(const json& args, const ToolContext& ctx) {
   ToolResult t = call(ctx, "GET",
                       "/v1/logs/results/" + query::urlEncode(args["result_id"].get<std::string>()) +
@@ -284,6 +294,27 @@ std::vector<Tool> makeTools() {
                        {"limit", integer("results in this page (default 100)", 1, 1000)}},
                       {"result_id"}),
                listOutput("results", "kept matching lines"), readSearchResults});
+  t.push_back(
+      {"aggregate_logs", "Count log lines over time",
+       "Counts the lines matching a query in the host's log files per time bucket, grouped by "
+       "service, source, path or status (syslog priority or a JSON level), biggest groups "
+       "first: trends without reading samples.",
+       object(
+           {{"query", str("the text to count (a literal unless regex is true)")},
+            {"regex", boolean("query is an RE2 regular expression")},
+            {"case_insensitive", boolean("ignore case")},
+            {"from", str(std::string("start of the range (default -15m): ") + kTimeHelp)},
+            {"to", str(std::string("end of the range (default now): ") + kTimeHelp)},
+            {"group_by",
+             oneOf("what to group by (default service)", {"service", "source", "path", "status"})},
+            {"interval_s", integer("seconds per bucket (default: at most 60 buckets)", 1, 86400)},
+            {"top", integer("groups returned, biggest first (default 10)", 1, 1000)},
+            {"service", str("only files of log sources with this service")},
+            {"source", str("only files of log sources with this source")},
+            {"path", str("only files whose path contains this")}},
+           {"query"}),
+       listOutput("groups", "per group: key, total, counts [[bucket_start_ms, lines]]"),
+       aggregateLogs});
   t.push_back(
       {"tail_logs", "Recent log lines",
        "The newest lines the agent's logs pipeline processed (after its processing "

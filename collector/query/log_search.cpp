@@ -781,7 +781,8 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
       end = p == nullptr ? buf.size() : static_cast<size_t>(p - buf.data()) + 1;
     }
     const char* text = buf.data();
-    const bool count_fast = request.count_only && matchers.size() == 1 && !timed;
+    const bool count_fast =
+        request.count_only && matchers.size() == 1 && !timed && !request.on_match;
     matchers[0].newText();
     size_t pos = 0;
     size_t counted = 0;  // lines counted up to here
@@ -814,6 +815,10 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
       }
       if (all && request.count_only) {
         ++result.count;
+        if (request.on_match) {
+          request.on_match(f, line,
+                           timed ? when : lineTime(line, TimeFormat::kNone, request.now_ms));
+        }
       } else if (all) {
         line_at_counted += countLines(text + counted, line_start - counted);
         counted = line_start;

@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "collector/sources/logs/source_config.h"
@@ -18,6 +20,13 @@
 // a case-sensitive literal, RE2 otherwise. Runs on a worker thread; `cancel` stops it between
 // chunks.
 namespace outpost::query {
+
+struct SearchFile;
+
+// Called for every matching line of a count_only search (its file, the line, its timestamp when
+// it has one), from the search threads, two at once: the callee synchronises.
+using MatchVisitor =
+    std::function<void(const SearchFile&, std::string_view line, std::optional<int64_t> when)>;
 
 struct SearchRequest {
   std::vector<std::string> patterns;  // ANDed; the first one is searched, the rest checked
@@ -41,6 +50,8 @@ struct SearchRequest {
   int64_t now_ms = 0;  // for relative times and year-less syslog stamps
   // A plain file range at least this long is searched in two halves at once (0: never).
   uint64_t split_bytes = 64u << 20;
+  // With count_only: every matching line is also given to it (/v1/logs/aggregate).
+  MatchVisitor on_match;
 };
 
 // Validates a JSON request body: {"query": "..."} or {"patterns": [...]}, plus regex,

@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -64,6 +67,8 @@ struct QueryService::PendingSearch {
   std::shared_ptr<size_t> overflow_bytes = std::make_shared<size_t>(0);
   std::shared_ptr<std::string> search_cursor = std::make_shared<std::string>();
   std::string cache_key;
+  // Set for /v1/logs/aggregate: makes the answer from the search's result (on its thread).
+  std::function<nlohmann::json(const SearchResult&)> render;
   bool timed_out = false;
   bool client_gone = false;
   double queued_ms = 0;
@@ -314,6 +319,14 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
     search(req, std::move(respond));
     return;
   }
+  if (req.path == "/v1/logs/aggregate") {
+    if (req.method != "POST") {
+      fail(405, "method not allowed", "/v1/logs/aggregate answers POST with a JSON body");
+      return;
+    }
+    aggregate(req, std::move(respond));
+    return;
+  }
   if (req.path.rfind("/v1/logs/results/", 0) == 0) {
     if (!is_get) {
       fail(405, "method not allowed", "/v1/logs/results/{id} answers GET");
@@ -364,7 +377,8 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
   }
   fail(404, "not found",
        "endpoints: GET /v1/status[?section=NAME], GET /v1/checks, GET /v1/logs/sources, "
-       "POST /v1/logs/search, GET /v1/logs/results/{id}, GET|POST /v1/logs/tail, GET|POST "
+       "POST /v1/logs/search, POST /v1/logs/aggregate, GET /v1/logs/results/{id}, GET|POST "
+       "/v1/logs/tail, GET|POST "
        "/v1/metrics/query, GET "
        "/v1/metrics/list, GET|POST "
        "/v1/traces, GET /v1/traces/{trace_id} (docs/query-api.md)");
@@ -470,8 +484,16 @@ void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {
   }
   request->keep_max_bytes = options_.results_max_bytes / 2;
   request->split_bytes = options_.search_split_bytes;
+  schedule(req, std::move(request), std::move(cache_key), nullptr, std::move(respond));
+}
+
+void QueryService::schedule(HttpRequest& req, std::shared_ptr<SearchRequest> request,
+                            std::string cache_key,
+                            std::function<nlohmann::json(const SearchResult&)> render,
+                            HttpServer::Respond respond) {
   auto ps = std::make_shared<PendingSearch>();
   ps->cache_key = std::move(cache_key);
+  ps->render = std::move(render);
   ps->request = std::move(request);
   ps->respond = std::move(respond);
   ps->peer = req.peer;
@@ -515,12 +537,13 @@ void QueryService::startSearch(const std::shared_ptr<PendingSearch>& ps) {
   auto overflow = ps->overflow;
   auto overflow_bytes = ps->overflow_bytes;
   auto search_cursor = ps->search_cursor;
+  auto render = ps->render;
   const bool queued = search_pool_->submit(
-      [request, sources, result, cancel, overflow, overflow_bytes, search_cursor] {
+      [request, sources, result, cancel, overflow, overflow_bytes, search_cursor, render] {
         const auto files = searchFiles(*sources, *request);
         SearchResult r = runSearch(*request, files, cancel.get());
-        *result = toJson(r, request->limit);
-        if (r.hits.size() > request->limit) {
+        *result = render ? render(r) : toJson(r, request->limit);
+        if (!render && r.hits.size() > request->limit) {
           *overflow = overflowJson(r, request->limit, overflow_bytes.get());
           *search_cursor = r.next_cursor;
         }
@@ -1103,6 +1126,178 @@ void QueryService::searchResults(HttpRequest& req, std::string_view id,
   }
   respond(
       HttpResponse::json(200, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+}
+
+// Counts of matching lines over time, grouped by service, source, path or status: a count_only
+// search whose matches go to a tally (two search threads at once: under a lock).
+void QueryService::aggregate(HttpRequest& req, HttpServer::Respond respond) {
+  auto fail = [&](int status, std::string_view error, std::string_view detail) {
+    errors_.inc();
+    respond(errorResponse(status, error, detail));
+  };
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+  if (!body.is_object()) {
+    fail(400, "bad request", "the body is not a JSON object");
+    return;
+  }
+  const std::string cache_key = "aggregate " + body.dump();
+  std::string group_by = "service";
+  int64_t interval_s = 0;
+  int64_t top = 10;
+  std::string error;
+  if (body.contains("group_by")) {
+    if (!body["group_by"].is_string()) {
+      fail(400, "bad request", "group_by must be service, source, path or status");
+      return;
+    }
+    group_by = body["group_by"].get<std::string>();
+    if (group_by != "service" && group_by != "source" && group_by != "path" &&
+        group_by != "status") {
+      fail(400, "bad request", "group_by must be service, source, path or status");
+      return;
+    }
+  }
+  if (!intArg(body, "interval_s", 1, 86400, &interval_s, &error) ||
+      !intArg(body, "top", 1, 1000, &top, &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  for (const char* k : {"group_by", "interval_s", "top"}) {
+    body.erase(k);
+  }
+  for (const char* k : {"limit", "keep", "count_only", "cursor", "max_line_bytes"}) {
+    if (body.contains(k)) {
+      fail(400, "bad request",
+           fmt::format("'{}' is not an argument of /v1/logs/aggregate (it counts every line)", k));
+      return;
+    }
+  }
+  if (!body.contains("from")) {
+    body["from"] = "-15m";
+  }
+  body["count_only"] = true;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  auto request = std::make_shared<SearchRequest>();
+  if (!parseSearchRequest(body, now_ms, request.get(), &error)) {
+    fail(400, "bad request", error);
+    return;
+  }
+  const int64_t from = *request->from_ms;
+  const int64_t to = request->to_ms.value_or(now_ms);
+  if (interval_s == 0) {
+    // At most 60 points, on a round step.
+    const int64_t span_s = std::max<int64_t>(1, (to - from) / 1000);
+    interval_s = 10;
+    for (int64_t step : {10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400}) {
+      interval_s = step;
+      if (span_s / step <= 60) {
+        break;
+      }
+    }
+  }
+  if ((to - from) / (interval_s * 1000) > 10000) {
+    fail(400, "bad request", "more than 10,000 points: raise interval_s or narrow from/to");
+    return;
+  }
+  struct Tally {
+    std::mutex mu;
+    std::map<std::string, std::map<int64_t, uint64_t>> counts;  // group → bucket → lines
+    std::map<std::string, uint64_t> without_time;
+  };
+  auto tally = std::make_shared<Tally>();
+  const int64_t step_ms = interval_s * 1000;
+  request->on_match = [tally, group_by, from, step_ms](const SearchFile& f, std::string_view line,
+                                                       std::optional<int64_t> when) {
+    std::string key = group_by == "service"  ? f.service
+                      : group_by == "source" ? f.source
+                      : group_by == "path"   ? f.path
+                                             : std::string(logs::detectStatus(line));
+    std::lock_guard<std::mutex> lock(tally->mu);
+    if (!when) {
+      ++tally->without_time[key];
+      return;
+    }
+    ++tally->counts[key][from + (*when - from) / step_ms * step_ms];
+  };
+  request->split_bytes = options_.search_split_bytes;
+  auto render = [tally, group_by, interval_s, top, from, to](const SearchResult& r) {
+    std::lock_guard<std::mutex> lock(tally->mu);
+    std::vector<std::pair<uint64_t, std::string>> order;
+    std::set<std::string> keys;
+    for (const auto& [k, v] : tally->counts) {
+      keys.insert(k);
+    }
+    for (const auto& [k, v] : tally->without_time) {
+      keys.insert(k);
+    }
+    for (const auto& k : keys) {
+      uint64_t total = 0;
+      if (auto it = tally->counts.find(k); it != tally->counts.end()) {
+        for (const auto& [b, n] : it->second) {
+          total += n;
+        }
+      }
+      if (auto it = tally->without_time.find(k); it != tally->without_time.end()) {
+        total += it->second;
+      }
+      order.emplace_back(total, k);
+    }
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    nlohmann::json groups = nlohmann::json::array();
+    uint64_t other = 0;
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (i >= static_cast<size_t>(top)) {
+        other += order[i].first;
+        continue;
+      }
+      const std::string& k = order[i].second;
+      nlohmann::json counts = nlohmann::json::array();
+      if (auto it = tally->counts.find(k); it != tally->counts.end()) {
+        for (const auto& [b, n] : it->second) {
+          counts.push_back({b, n});
+        }
+      }
+      nlohmann::json g = {{"key", k}, {"total", order[i].first}, {"counts", std::move(counts)}};
+      if (auto it = tally->without_time.find(k); it != tally->without_time.end()) {
+        g["without_timestamp"] = it->second;
+      }
+      groups.push_back(std::move(g));
+    }
+    nlohmann::json out = {{"group_by", group_by},
+                          {"interval_s", interval_s},
+                          {"from", formatUtc(from)},
+                          {"to", formatUtc(to)},
+                          {"total", r.count},
+                          {"groups", std::move(groups)},
+                          {"groups_total", order.size()},
+                          {"other_total", other},
+                          {"truncated", order.size() > static_cast<size_t>(top) || r.cancelled},
+                          {"next_cursor", nullptr},
+                          {"scanned_bytes", r.scanned_bytes},
+                          {"files_scanned", r.files_scanned},
+                          {"no_timestamps", r.no_timestamps},
+                          {"unreadable", r.unreadable}};
+    if (order.empty()) {
+      out["hints"] = nlohmann::json::array(
+          {"no line matched in that range: widen from/to (default: the last 15 minutes) or "
+           "drop a filter"});
+    }
+    return out;
+  };
+  double age_ms = 0;
+  if (auto cached = cache_.get(cache_key, std::chrono::steady_clock::now(), &age_ms)) {
+    searches_cached_.inc();
+    (*cached)["cached"] = true;
+    (*cached)["cached_age_ms"] = age_ms;
+    respond(HttpResponse::json(
+        200, cached->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+    return;
+  }
+  schedule(req, std::move(request), cache_key, std::move(render), std::move(respond));
 }
 
 }  // namespace outpost::query

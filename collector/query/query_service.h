@@ -98,6 +98,12 @@ class QueryService : public Component {
   void logsTail(HttpRequest& req, HttpServer::Respond respond);
   void traceGet(HttpRequest& req, std::string_view id, HttpServer::Respond respond);
   void searchResults(HttpRequest& req, std::string_view id, HttpServer::Respond respond);
+  void aggregate(HttpRequest& req, HttpServer::Respond respond);
+  // Runs a parsed search through the queue and the search threads; `render` (when set) makes
+  // the answer instead of the search's JSON.
+  void schedule(HttpRequest& req, std::shared_ptr<SearchRequest> request, std::string cache_key,
+                std::function<nlohmann::json(const SearchResult&)> render,
+                HttpServer::Respond respond);
 
   uv_loop_t* loop_;
   WorkerPool& workers_;

@@ -149,6 +149,12 @@ TEST(McpProcessTest, ToolsOverARealDaemon) {
   EXPECT_EQ(r["result"]["structuredContent"]["results"].size(), 3u);
   EXPECT_EQ(r["result"]["structuredContent"]["truncated"], true);
   EXPECT_TRUE(r["result"]["structuredContent"]["next_cursor"].is_string());
+  // Counts over time, by service.
+  r = shim.tool(20, "aggregate_logs", {{"query", "ERROR"}, {"interval_s", 60}});
+  ASSERT_EQ(r["result"]["isError"], false) << r.dump();
+  EXPECT_EQ(r["result"]["structuredContent"]["total"], 4) << r.dump();
+  EXPECT_EQ(r["result"]["structuredContent"]["groups"][0]["key"], "auth");
+  EXPECT_EQ(r["result"]["structuredContent"]["groups"][0]["without_timestamp"], 4);
   // Nothing found: hints.
   r = shim.tool(4, "search_logs", {{"query", "no such text"}});
   EXPECT_FALSE(r["result"]["structuredContent"]["hints"].empty()) << r.dump();

@@ -1195,5 +1195,74 @@ TEST(QueryProcessTest, StatusWarnings) {
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }
 
+// /v1/logs/aggregate: counts of matching lines per time bucket and group, from the files.
+TEST(QueryProcessTest, LogAggregate) {
+  TempDir dir;
+  dir.write("logs/app.log",
+            "2026-11-22T10:00:05Z app: ERROR a\n2026-11-22T10:00:50Z app: ERROR b\n"
+            "2026-11-22T10:01:10Z app: ERROR c\n2026-11-22T10:01:20Z app: ok\n"
+            "2026-11-22T10:05:00Z app: ERROR outside the range\n");
+  dir.write("logs/api.log",
+            "{\"timestamp\":\"2026-11-22T10:00:30Z\",\"level\":\"warn\",\"msg\":\"ERROR json\"}\n");
+  dir.write("logs/plain.log", "ERROR without a time\n");
+  dir.write("conf.d/app.d/conf.yaml",
+            "logs:\n"
+            "  - type: file\n    path: " +
+                dir.file("logs/app.log") +
+                "\n    service: app\n    source: s\n"
+                "  - type: file\n    path: " +
+                dir.file("logs/api.log") +
+                "\n    service: api\n    source: s\n"
+                "  - type: file\n    path: " +
+                dir.file("logs/plain.log") + "\n    service: plain\n    source: s\n");
+  dir.write("outpost.yaml",
+            "hostname: h\nuse_dogstatsd: false\napm_config:\n  enabled: false\nrun_path: " +
+                dir.file("run") + "\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  const std::string socket = dir.file("run/query.sock");
+  auto aggregate = [&](nlohmann::json body) {
+    body["query"] = "ERROR";
+    body["from"] = "2026-11-22T10:00:00Z";
+    body["to"] = "2026-11-22T10:02:00Z";
+    auto r = query::queryPost(socket, "/v1/logs/aggregate", body.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return nlohmann::json::parse(r.body, nullptr, false);
+  };
+  const int64_t t0 = 1795341600000;  // 2026-11-22T10:00:00Z
+  auto j = aggregate({{"interval_s", 60}});
+  EXPECT_EQ(j["total"], 5) << j.dump();
+  ASSERT_EQ(j["groups"].size(), 3u) << j.dump();
+  EXPECT_EQ(j["groups"][0]["key"], "app");
+  EXPECT_EQ(j["groups"][0]["total"], 3);
+  EXPECT_EQ(j["groups"][0]["counts"], (nlohmann::json{{t0, 2}, {t0 + 60000, 1}}));
+  EXPECT_EQ(j["groups"][1]["key"], "api");
+  EXPECT_EQ(j["groups"][1]["counts"], (nlohmann::json{{t0, 1}}));
+  EXPECT_EQ(j["groups"][2]["key"], "plain");
+  EXPECT_EQ(j["groups"][2]["without_timestamp"], 1);
+  EXPECT_EQ(j["interval_s"], 60);
+  EXPECT_EQ(j["truncated"], false);
+  // By status (a JSON line's level), the biggest first, and the top only.
+  j = aggregate({{"group_by", "status"}, {"interval_s", 60}});
+  ASSERT_EQ(j["groups"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["groups"][0]["key"], "info");
+  EXPECT_EQ(j["groups"][0]["total"], 4);
+  EXPECT_EQ(j["groups"][1]["key"], "warning");
+  j = aggregate({{"top", 1}});
+  EXPECT_EQ(j["groups"].size(), 1u);
+  EXPECT_EQ(j["other_total"], 2);
+  EXPECT_EQ(j["truncated"], true);
+  EXPECT_EQ(j["interval_s"], 10);  // two minutes: 12 points of 10 s
+  // Errors.
+  for (const char* bad : {R"({"query":"x","group_by":"host"})", R"({"query":"x","limit":5})",
+                          R"({"query":"x","interval_s":0})", R"({"group_by":"service"})"}) {
+    EXPECT_EQ(query::queryPost(socket, "/v1/logs/aggregate", bad).status, 400) << bad;
+  }
+  EXPECT_EQ(query::queryGet(socket, "/v1/logs/aggregate").status, 405);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
 }  // namespace
 }  // namespace outpost

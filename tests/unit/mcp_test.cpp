@@ -137,9 +137,9 @@ TEST(McpToolsTest, ListedReadOnlyWithStrictSchemas) {
       EXPECT_TRUE(p["type"].is_string()) << t["name"] << "." << k << ": no union types";
     }
   }
-  for (const char* n :
-       {"search_logs", "read_search_results", "tail_logs", "list_log_sources", "query_metrics",
-        "list_metrics", "search_traces", "get_trace", "agent_status", "list_checks"}) {
+  for (const char* n : {"search_logs", "aggregate_logs", "read_search_results", "tail_logs",
+                        "list_log_sources", "query_metrics", "list_metrics", "search_traces",
+                        "get_trace", "agent_status", "list_checks"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }
   EXPECT_EQ(h.one(request(2, "resources/list"))["result"]["resources"].size(), 2u);
