@@ -678,6 +678,8 @@ int cmdRun(const Options& opts) {
     qo.hostname = config.hostname;
     qo.config_file = daemon.config().config_file;
     qo.local_mode = config.localMode();
+    const Daemon* d = &daemon;
+    qo.config_text = [d] { return renderConfigcheck(d->config()); };
     for (const auto& w : result.warnings) {
       qo.config_warnings.push_back(w.format());
     }

@@ -25,6 +25,13 @@ json resourceList() {
         {"title", "Outpost status"},
         {"description", "The agent's status: forwarding, log files and lag, checks, counters"},
         {"mimeType", "application/json"}},
+       {{"uri", "outpost://config"},
+        {"name", "config"},
+        {"title", "Outpost configuration"},
+        {"description",
+         "The resolved configuration as `outpost configcheck` prints it, each "
+         "value's origin, secrets redacted"},
+        {"mimeType", "application/json"}},
        {{"uri", "outpost://log-sources"},
         {"name", "log-sources"},
         {"title", "Log sources"},
@@ -224,7 +231,7 @@ void Server::handleMessage(const json& j) {
       return;
     }
     const std::string uri = p.is_object() ? p.value("uri", "") : "";
-    if (uri != "outpost://status" && uri != "outpost://log-sources" &&
+    if (uri != "outpost://status" && uri != "outpost://log-sources" && uri != "outpost://config" &&
         !(uri.rfind("outpost://trace/", 0) == 0 && uri.size() > 16)) {
       fail(rpc::kInvalidParams, "unknown resource '" + uri + "' (resources/list names them)");
       return;

@@ -527,6 +527,9 @@ ToolResult readResource(const std::string& uri, const ToolContext& ctx) {
   if (uri == "outpost://log-sources") {
     return call(ctx, "GET", "/v1/logs/sources");
   }
+  if (uri == "outpost://config") {
+    return call(ctx, "GET", "/v1/config");
+  }
   const std::string trace_prefix = "outpost://trace/";
   if (uri.rfind(trace_prefix, 0) == 0 && uri.size() > trace_prefix.size()) {
     return call(ctx, "GET", "/v1/traces/" + query::urlEncode(uri.substr(trace_prefix.size())));

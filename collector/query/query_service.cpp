@@ -319,6 +319,20 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
     search(req, std::move(respond));
     return;
   }
+  if (req.path == "/v1/config") {
+    if (!is_get) {
+      fail(405, "method not allowed", "/v1/config answers GET");
+      return;
+    }
+    if (!options_.config_text) {
+      fail(503, "not offered", "this daemon does not offer its configuration");
+      return;
+    }
+    respond(HttpResponse::json(
+        200, nlohmann::json{{"config_file", options_.config_file}, {"text", options_.config_text()}}
+                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+    return;
+  }
   if (req.path == "/v1/logs/aggregate") {
     if (req.method != "POST") {
       fail(405, "method not allowed", "/v1/logs/aggregate answers POST with a JSON body");
@@ -376,7 +390,8 @@ void QueryService::handle(HttpRequest& req, HttpServer::Respond respond) {
     return;
   }
   fail(404, "not found",
-       "endpoints: GET /v1/status[?section=NAME], GET /v1/checks, GET /v1/logs/sources, "
+       "endpoints: GET /v1/status[?section=NAME], GET /v1/checks, GET /v1/config, GET "
+       "/v1/logs/sources, "
        "POST /v1/logs/search, POST /v1/logs/aggregate, GET /v1/logs/results/{id}, GET|POST "
        "/v1/logs/tail, GET|POST "
        "/v1/metrics/query, GET "

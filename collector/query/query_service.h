@@ -41,6 +41,9 @@ class QueryService : public Component {
     bool local_mode = false;
     // What loading the configuration warned about (shown in /v1/status "warnings").
     std::vector<std::string> config_warnings;
+    // The configuration as `outpost configcheck` prints it (secrets redacted), for /v1/config;
+    // null: not offered.
+    std::function<std::string()> config_text;
     // The file log sources of the configuration: what /v1/logs/search reads (whether or not
     // logs_enabled ships them).
     std::vector<logs::LogSourceConfig> log_sources;

@@ -193,6 +193,14 @@ TEST(McpProcessTest, ToolsOverARealDaemon) {
             std::string::npos)
       << r.dump();
 
+  r = shim.call({{"jsonrpc", "2.0"},
+                 {"id", 14},
+                 {"method", "resources/read"},
+                 {"params", {{"uri", "outpost://config"}}}});
+  EXPECT_NE(r["result"]["contents"][0]["text"].get<std::string>().find("logs_enabled"),
+            std::string::npos)
+      << r.dump();
+
   // The daemon stops: the shim says what to do, and keeps serving.
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait(10s), 0);

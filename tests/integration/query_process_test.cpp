@@ -111,6 +111,16 @@ TEST(QueryProcessTest, StatusOverTheSocket) {
   EXPECT_TRUE(j["telemetry"].contains("outpost.checks.runs"));
   EXPECT_EQ(r.body.find(kPlantedKey), std::string::npos);
 
+  // The configuration, as configcheck prints it: the key redacted.
+  r = query::queryGet(socket, "/v1/config");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto cfg = nlohmann::json::parse(r.body);
+  EXPECT_NE(cfg["text"].get<std::string>().find("hostname: query-test-host"), std::string::npos)
+      << r.body;
+  EXPECT_NE(cfg["text"].get<std::string>().find("api_key:"), std::string::npos);
+  EXPECT_EQ(r.body.find(kPlantedKey), std::string::npos) << r.body;
+  EXPECT_EQ(query::queryPost(socket, "/v1/config", "{}").status, 405);
+
   r = query::queryGet(socket, "/v1/status?section=checks");
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.status, 200);

@@ -142,7 +142,7 @@ TEST(McpToolsTest, ListedReadOnlyWithStrictSchemas) {
                         "get_trace", "agent_status", "list_checks"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }
-  EXPECT_EQ(h.one(request(2, "resources/list"))["result"]["resources"].size(), 2u);
+  EXPECT_EQ(h.one(request(2, "resources/list"))["result"]["resources"].size(), 3u);
   EXPECT_EQ(h.one(request(
                 3, "resources/templates/list"))["result"]["resourceTemplates"][0]["uriTemplate"],
             "outpost://trace/{trace_id}");
