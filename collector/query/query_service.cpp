@@ -484,8 +484,17 @@ void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {
     respond(errorResponse(400, "bad request", error));
     return;
   }
-  // The same question within query.cache_ttl: the same answer, no scan.
   std::string cache_key = body.dump();
+  request->keep_max_bytes = options_.results_max_bytes / 2;
+  request->split_bytes = options_.search_split_bytes;
+  schedule(req, std::move(request), std::move(cache_key), nullptr, std::move(respond));
+}
+
+void QueryService::schedule(HttpRequest& req, std::shared_ptr<SearchRequest> request,
+                            std::string cache_key,
+                            std::function<nlohmann::json(const SearchResult&)> render,
+                            HttpServer::Respond respond) {
+  // The same question within query.cache_ttl: the same answer, no scan.
   double age_ms = 0;
   if (auto cached = cache_.get(cache_key, std::chrono::steady_clock::now(), &age_ms)) {
     searches_cached_.inc();
@@ -497,15 +506,6 @@ void QueryService::search(HttpRequest& req, HttpServer::Respond respond) {
         200, cached->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
     return;
   }
-  request->keep_max_bytes = options_.results_max_bytes / 2;
-  request->split_bytes = options_.search_split_bytes;
-  schedule(req, std::move(request), std::move(cache_key), nullptr, std::move(respond));
-}
-
-void QueryService::schedule(HttpRequest& req, std::shared_ptr<SearchRequest> request,
-                            std::string cache_key,
-                            std::function<nlohmann::json(const SearchResult&)> render,
-                            HttpServer::Respond respond) {
   auto ps = std::make_shared<PendingSearch>();
   ps->cache_key = std::move(cache_key);
   ps->render = std::move(render);
@@ -1303,15 +1303,6 @@ void QueryService::aggregate(HttpRequest& req, HttpServer::Respond respond) {
     }
     return out;
   };
-  double age_ms = 0;
-  if (auto cached = cache_.get(cache_key, std::chrono::steady_clock::now(), &age_ms)) {
-    searches_cached_.inc();
-    (*cached)["cached"] = true;
-    (*cached)["cached_age_ms"] = age_ms;
-    respond(HttpResponse::json(
-        200, cached->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
-    return;
-  }
   schedule(req, std::move(request), cache_key, std::move(render), std::move(respond));
 }
 
