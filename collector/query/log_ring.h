@@ -3,10 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "collector/sources/logs/log_message.h"
@@ -43,21 +43,49 @@ class LogRing {
 
  private:
   struct Entry {
-    uint64_t offset = 0;  // virtual: grows forever; the byte is buf_[offset % buf_.size()]
+    uint64_t offset = 0;  // virtual: grows forever
+    uint64_t pos = 0;     // where its bytes are in buf_
     uint32_t length = 0;
     bool cut = false;
     int64_t timestamp_ms = 0;
     std::string_view status;  // a static string, or empty: detected when asked
-    std::shared_ptr<const logs::LogOrigin> origin;
+    uint32_t origin = 0;      // into origins_
   };
-  std::string_view text(const Entry& e) const { return {buf_.get() + e.offset % cap_, e.length}; }
+  // The origins the kept lines came from, held once each rather than by a shared_ptr per line
+  // (whose atomic count changes were the ring's main cost at a million lines a second). A slot
+  // is given back once no kept line is newer than its last one.
+  struct OriginSlot {
+    std::shared_ptr<const logs::LogOrigin> ptr;
+    uint64_t last_offset = 0;  // the newest line's virtual offset
+    bool used = false;
+  };
+  const logs::LogOrigin* origin(const Entry& e) const { return origins_[e.origin].ptr.get(); }
+  uint32_t originId(const std::shared_ptr<const logs::LogOrigin>& o, uint64_t at);
+  std::string_view text(const Entry& e) const { return {buf_.get() + e.pos, e.length}; }
+  // The i-th entry kept, oldest first.
+  const Entry& entry(size_t i) const { return ents_[(first_ + i) & (ents_.size() - 1)]; }
+  void popOldest();
 
   size_t cap_;
   std::unique_ptr<char[]> buf_;  // not initialised: pages are touched as lines arrive
-  std::deque<Entry> entries_;
+  // The headers: a circular array (power-of-two size, doubled as needed up to max_entries_),
+  // count_ of them from first_. A header costs ~64 bytes however short its line, so their
+  // number is bounded too (a flood of empty lines must not grow it without end).
+  std::vector<Entry> ents_;
+  size_t first_ = 0;
+  size_t count_ = 0;
+  size_t max_entries_;
   uint64_t head_ = 0;  // virtual offset of the next byte
+  uint64_t pos_ = 0;   // head_'s place in buf_ (head_ % cap_, kept without dividing)
   uint64_t added_ = 0;
   uint64_t overwritten_ = 0;
+  std::vector<OriginSlot> origins_;
+  std::unordered_map<const logs::LogOrigin*, uint32_t> origin_ids_;
+  std::vector<uint32_t> free_origins_;
+  const logs::LogOrigin* last_origin_ = nullptr;
+  uint32_t last_origin_id_ = 0;
+  bool have_last_origin_ = false;
+  size_t next_origin_sweep_ = 64;
 };
 
 }  // namespace outpost::query

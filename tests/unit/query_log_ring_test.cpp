@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "collector/query/log_ring.h"
@@ -113,6 +114,85 @@ TEST(LogRingTest, OldestOverwrittenWithinTheBudget) {
   const auto before = ring.statusJson()["lines_added"];
   ring.add(marker);
   EXPECT_EQ(ring.statusJson()["lines_added"], before);
+}
+
+TEST(LogRingTest, HeadersBoundedWhenLinesAreEmpty) {
+  LogRing ring(LogRing::kMaxLineBytes * 2);  // 32 KiB of bytes: at most 1024 headers
+  const auto o = origin("s", "s", "");
+  for (int i = 0; i < 100000; ++i) {
+    ring.add(message(i % 1000 == 999 ? std::string("x").append(std::to_string(i)) : "", o));
+  }
+  const auto st = ring.statusJson();
+  EXPECT_EQ(st["lines"].get<size_t>(), 1024u);
+  EXPECT_EQ(st["lines_overwritten"].get<uint64_t>(), 100000u - 1024u);
+  TailRequest r;
+  r.lines = 2000;
+  r.contains = "x";
+  const auto j = ring.tail(r);
+  ASSERT_EQ(j["lines"].size(), 2u);  // the marked lines among the newest 1024
+  EXPECT_EQ(j["lines"][0]["message"], "x98999");
+  EXPECT_EQ(j["lines"][1]["message"], "x99999");
+}
+
+TEST(LogRingTest, WrapsManyTimesKeepingTheNewestIntact) {
+  LogRing ring(LogRing::kMaxLineBytes);  // 16 KiB
+  const auto o = origin("s", "s", "");
+  for (int i = 0; i < 20000; ++i) {
+    ring.add(message(std::to_string(i) + std::string(static_cast<size_t>(i % 700), 'k'), o));
+  }
+  TailRequest r;
+  r.lines = 100000;
+  const auto j = ring.tail(r);
+  const auto st = ring.statusJson();
+  EXPECT_LE(st["bytes"].get<uint64_t>(), st["max_bytes"].get<uint64_t>());
+  ASSERT_EQ(j["lines"].size(), st["lines"].get<size_t>());
+  ASSERT_GT(j["lines"].size(), 20u);
+  const size_t n = j["lines"].size();
+  for (size_t k = 0; k < n; ++k) {
+    const int i = static_cast<int>(20000 - n + k);
+    EXPECT_EQ(j["lines"][k]["message"],
+              std::to_string(i) + std::string(static_cast<size_t>(i % 700), 'k'));
+  }
+}
+
+TEST(LogRingTest, OriginsOfOverwrittenLinesAreLetGo) {
+  LogRing ring(LogRing::kMaxLineBytes);  // 16 KiB
+  std::vector<std::weak_ptr<const logs::LogOrigin>> seen;
+  // 5,000 files that each write a few lines, interleaved with one busy file and lines
+  // without an origin: every kept line names its own file, and the files whose lines were all
+  // overwritten are no longer held by the ring.
+  const auto busy = origin("busy", "b", "/var/log/busy");
+  for (int f = 0; f < 5000; ++f) {
+    auto o = origin(fmt::format("svc{}", f), "s", fmt::format("/var/log/f{}", f));
+    seen.push_back(o);
+    for (int k = 0; k < 3; ++k) {
+      ring.add(message(fmt::format("f{} line {}", f, k), o));
+      ring.add(message("busy line", busy));
+    }
+    ring.add(message("no origin", nullptr));
+  }
+  TailRequest r;
+  r.lines = 100000;
+  const auto j = ring.tail(r);
+  ASSERT_GT(j["lines"].size(), 100u);
+  for (const auto& l : j["lines"]) {
+    const std::string msg = l["message"];
+    if (msg == "busy line") {
+      EXPECT_EQ(l["service"], "busy");
+    } else if (msg == "no origin") {
+      EXPECT_FALSE(l.contains("service"));
+    } else {
+      const std::string f = msg.substr(1, msg.find(' ') - 1);
+      EXPECT_EQ(l["service"], fmt::format("svc{}", f));
+      EXPECT_EQ(l["path"], fmt::format("/var/log/f{}", f));
+    }
+  }
+  size_t alive = 0;
+  for (const auto& w : seen) {
+    alive += w.expired() ? 0 : 1;
+  }
+  EXPECT_LT(alive, 300u);  // a few hundred kept lines' files (and some not yet swept), of 5,000
+  EXPECT_FALSE(seen.back().expired());
 }
 
 }  // namespace

@@ -848,7 +848,7 @@ void LogsSource::sink(LogMessage&& m) {
     observer_(m);
   }
   if (!overflow_.empty() || !batcher_->push(std::move(m))) {
-    overflow_.push_back(std::move(m));
+    overflow_.push(std::move(m));
     if (!inputs_paused_ && overflow_.size() > kOverflowPause) {
       inputs_paused_ = true;
       for (auto& in : network_inputs_) {

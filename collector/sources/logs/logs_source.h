@@ -12,6 +12,7 @@
 #include "collector/sources/logs/batcher.h"
 #include "collector/sources/logs/file_tailer.h"
 #include "collector/sources/logs/journald_input.h"
+#include "collector/sources/logs/message_queue.h"
 #include "collector/sources/logs/network_input.h"
 #include "collector/sources/logs/offset_tracker.h"
 #include "collector/sources/logs/registry.h"
@@ -177,7 +178,7 @@ class LogsSource : public Component {
     std::string committed_cursor;
   };
   std::vector<std::unique_ptr<Journal>> journals_;
-  std::deque<LogMessage> overflow_;
+  MessageQueue overflow_;
   std::unique_ptr<Timer> pump_timer_;
   std::unique_ptr<Timer> scan_timer_;
   std::unique_ptr<Timer> housekeeping_timer_;
