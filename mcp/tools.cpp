@@ -157,7 +157,7 @@ void listShape(ToolResult& t, const char* list_field, const char* empty_hint) {
 
 ToolResult searchLogs(const json& args, const ToolContext& ctx) {
   json body = pick(args, {"query", "regex", "case_insensitive", "from", "to", "service", "source",
-                          "path", "cursor"});
+                          "path", "status", "order", "cursor"});
   body["limit"] = args.value("limit", 50);
   if (!body.contains("from")) {
     body["from"] = "-15m";
@@ -270,10 +270,12 @@ std::vector<Tool> makeTools() {
       {"search_logs", "Search log files",
        "Searches the host's log files (every file the logs configuration covers and their "
        "rotations, .gz and .zst included) for lines containing a literal (or matching a regex), "
-       "in a time range (default: the last 15 minutes). Results in file order with file, line "
+       "in a time range (default: the last 15 minutes), optionally of one status. Results in "
+       "file order (oldest first), or with order desc the last ones first, with file, line "
        "number and timestamp; next_cursor continues; result_id names more results kept "
        "(read_search_results).",
-       object({{"query", str("the text to find (a literal unless regex is true)")},
+       object({{"query", str("the text to find (a literal unless regex is true; empty: every "
+                             "line)")},
                {"regex", boolean("query is an RE2 regular expression")},
                {"case_insensitive", boolean("ignore case")},
                {"from", str(std::string("start of the range: ") + kTimeHelp)},
@@ -281,6 +283,13 @@ std::vector<Tool> makeTools() {
                {"service", str("only files of log sources with this service")},
                {"source", str("only files of log sources with this source")},
                {"path", str("only files whose path contains this")},
+               {"status", oneOf("only lines of this status (syslog priority or a JSON "
+                                "level/status field; lines with neither are info)",
+                                {"emergency", "alert", "critical", "error", "warning", "notice",
+                                 "info", "debug"})},
+               {"order", oneOf("asc: oldest first (default); desc: the newest first "
+                               "(each file from its last line, the newest file first)",
+                               {"asc", "desc"})},
                {"limit", integer("results in this answer (default 50)", 1, 500)},
                {"cursor", str("next_cursor of the previous answer")},
                {"max_message_chars", integer("longer lines are cut (default 4096)", 16, 65536)}},

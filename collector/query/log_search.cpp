@@ -20,6 +20,7 @@
 #include "collector/query/literal_finder.h"
 #include "collector/query/timestamps.h"
 #include "collector/sources/logs/path_glob.h"
+#include "collector/sources/logs/status.h"
 
 namespace outpost::query {
 
@@ -58,20 +59,25 @@ bool unhex(std::string_view s, std::string* out) {
   return true;
 }
 
+// Where a search goes on: from the line at `offset` of `path` (file order), or, for a
+// newest-first search (`before`), with the lines before it.
 struct Cursor {
   std::string path;
   uint64_t offset = 0;
   uint64_t line = 1;
+  bool before = false;
 };
 
 std::string encodeCursor(const Cursor& c) {
-  return "c1." + hexOf(c.path) + "." + std::to_string(c.offset) + "." + std::to_string(c.line);
+  return (c.before ? "d1." : "c1.") + hexOf(c.path) + "." + std::to_string(c.offset) + "." +
+         std::to_string(c.line);
 }
 
 bool decodeCursor(const std::string& s, Cursor* c) {
-  if (s.rfind("c1.", 0) != 0) {
+  if (s.rfind("c1.", 0) != 0 && s.rfind("d1.", 0) != 0) {
     return false;
   }
+  c->before = s[0] == 'd';
   const size_t a = s.find('.', 3);
   const size_t b = a == std::string::npos ? a : s.find('.', a + 1);
   if (b == std::string::npos) {
@@ -472,14 +478,15 @@ bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchReques
     return false;
   }
   static const std::set<std::string> kKnown = {
-      "query",      "patterns", "regex",          "case_insensitive", "service", "source",
-      "path",       "limit",    "max_line_bytes", "cursor",           "from",    "to",
-      "count_only", "keep"};
+      "query",          "patterns", "regex",  "case_insensitive",
+      "service",        "source",   "path",   "limit",
+      "max_line_bytes", "cursor",   "from",   "to",
+      "count_only",     "keep",     "status", "order"};
   for (const auto& [key, value] : body.items()) {
     if (!kKnown.count(key)) {
       *error = "unknown field '" + key +
                "' (fields: query or patterns, regex, case_insensitive, service, source, path, "
-               "limit, keep, max_line_bytes, cursor, count_only, from, to)";
+               "status, order, limit, keep, max_line_bytes, cursor, count_only, from, to)";
       return false;
     }
   }
@@ -529,8 +536,9 @@ bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchReques
     return false;
   }
   for (const auto& p : out->patterns) {
-    if (p.empty() || p.size() > 4096) {
-      *error = "a pattern must have 1 to 4096 bytes";
+    // An empty query matches every line; an empty pattern among others would add nothing.
+    if ((p.empty() && out->patterns.size() > 1) || p.size() > 4096) {
+      *error = "a pattern must have 1 to 4096 bytes (a query may be empty: every line)";
       return false;
     }
   }
@@ -584,9 +592,30 @@ bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchReques
       return false;
     }
   }
+  std::string status;
+  std::string order;
+  if (!string("status", &status) || !string("order", &order)) {
+    return false;
+  }
+  if (!status.empty()) {
+    out->status = std::string(logs::normalizeStatus(status));
+    if (out->status.empty()) {
+      *error = "status: one of emergency, alert, critical, error, warning, notice, info, debug";
+      return false;
+    }
+  }
+  if (!order.empty() && order != "asc" && order != "desc") {
+    *error = "order: asc (file order, the default) or desc (newest first)";
+    return false;
+  }
+  out->newest_first = order == "desc" && !out->count_only;
   Cursor c;
   if (!out->cursor.empty() && !decodeCursor(out->cursor, &c)) {
     *error = "cursor: not one this API returned";
+    return false;
+  }
+  if (!out->cursor.empty() && c.before != out->newest_first) {
+    *error = "cursor: from a search in the other order";
     return false;
   }
   return true;
@@ -710,6 +739,31 @@ class Helper {
   std::thread thread_;
 };
 
+size_t hitBytes(const SearchHit& h) {
+  return h.line.size() + h.file.size() + h.service.size() + h.source.size() + 128;
+}
+
+// Newest first: keeps the newest limit + keep hits (and no more than keep_max_bytes beyond the
+// first limit), dropping the oldest. Lazily (at half as much again) unless `now`.
+void dropOldest(const SearchRequest& request, SearchResult& r, size_t& bytes, bool now) {
+  const size_t want = request.limit + request.keep;
+  const size_t max_bytes = request.keep_max_bytes;
+  const size_t slack_bytes = max_bytes > SIZE_MAX / 2 ? SIZE_MAX : max_bytes + max_bytes / 2;
+  if (!now && r.hits.size() < want + want / 2 + 64 && bytes <= slack_bytes) {
+    return;
+  }
+  size_t drop = 0;
+  while (r.hits.size() - drop > want ||
+         (r.hits.size() - drop > request.limit && bytes > max_bytes)) {
+    bytes -= hitBytes(r.hits[drop]);
+    ++drop;
+  }
+  if (drop > 0) {
+    r.hits.erase(r.hits.begin(), r.hits.begin() + static_cast<std::ptrdiff_t>(drop));
+    r.truncated = true;  // older matches than these exist
+  }
+}
+
 // Searches [skip_to, stop_at) of one file's (decompressed) stream, `reader` positioned at
 // buf_offset, its first line numbered line_no. Hits go to `result`, at most `want` in all;
 // false when the search is over (enough found, or cancelled: next_cursor says where it
@@ -781,8 +835,8 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
       end = p == nullptr ? buf.size() : static_cast<size_t>(p - buf.data()) + 1;
     }
     const char* text = buf.data();
-    const bool count_fast =
-        request.count_only && matchers.size() == 1 && !timed && !request.on_match;
+    const bool count_fast = request.count_only && matchers.size() == 1 && !timed &&
+                            !request.on_match && request.status.empty();
     matchers[0].newText();
     size_t pos = 0;
     size_t counted = 0;  // lines counted up to here
@@ -813,6 +867,9 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
         when = lineTime(line, TimeFormat::kNone, request.now_ms);
         all = !filter_hits_by_time || !when || (*when >= from && *when <= to);
       }
+      if (all && !request.status.empty()) {
+        all = logs::detectStatus(line) == request.status;
+      }
       if (all && request.count_only) {
         ++result.count;
         if (request.on_match) {
@@ -822,8 +879,9 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
       } else if (all) {
         line_at_counted += countLines(text + counted, line_start - counted);
         counted = line_start;
-        if (result.hits.size() == want ||
-            (result.hits.size() > request.limit && kept_bytes > request.keep_max_bytes)) {
+        if (!request.newest_first &&
+            (result.hits.size() == want ||
+             (result.hits.size() > request.limit && kept_bytes > request.keep_max_bytes))) {
           result.truncated = true;
           result.next_cursor = encodeCursor({f.path, buf_offset + line_start, line_at_counted});
           return false;
@@ -842,10 +900,16 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
         h.line_truncated = keep < line.size();
         h.service = f.service;
         h.source = f.source;
-        if (result.hits.size() >= request.limit) {
-          kept_bytes += h.line.size() + h.file.size() + h.service.size() + h.source.size() + 128;
+        if (request.newest_first) {
+          kept_bytes += hitBytes(h);  // all of them: the oldest go first
+          result.hits.push_back(std::move(h));
+          dropOldest(request, result, kept_bytes, false);
+        } else {
+          if (result.hits.size() >= request.limit) {
+            kept_bytes += hitBytes(h);
+          }
+          result.hits.push_back(std::move(h));
         }
-        result.hits.push_back(std::move(h));
       }
       pos = line_end + 1;
     }
@@ -859,22 +923,33 @@ bool scanRange(const SearchRequest& request, const SearchFile& f, Reader* reader
   return true;
 }
 
-SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFile>& files,
-                       const std::atomic<bool>* cancel) {
+namespace {
+
+SearchResult searchFilesInOrder(const SearchRequest& request, const std::vector<SearchFile>& files,
+                                const std::atomic<bool>* cancel) {
   SearchResult result;
   std::vector<Matcher> matchers;
   for (const auto& p : request.patterns) {
     matchers.emplace_back(p, request.regex, request.case_insensitive);
   }
+  // A cursor: file order goes on from its file; newest first ends at it (reading from the
+  // first file up to the cursor's place).
   Cursor start;
   size_t first_file = 0;
-  if (!request.cursor.empty() && decodeCursor(request.cursor, &start)) {
-    first_file = files.size();
+  size_t end_file = files.size();
+  const bool have_cursor = !request.cursor.empty() && decodeCursor(request.cursor, &start);
+  if (have_cursor) {
+    size_t at = files.size();
     for (size_t i = 0; i < files.size(); ++i) {
       if (files[i].path == start.path) {
-        first_file = i;
+        at = i;
         break;
       }
+    }
+    if (start.before) {
+      end_file = at == files.size() ? 0 : at + 1;
+    } else {
+      first_file = at;
     }
   }
   // The answer's results, then those kept for the result store (bounded in bytes too).
@@ -1060,10 +1135,10 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
     return !over;
   };
   std::vector<Job> pending;  // small files waiting to be searched together
-  for (size_t fi = first_file; fi < files.size(); ++fi) {
+  for (size_t fi = first_file; fi < end_file; ++fi) {
     const SearchFile& f = files[fi];
     std::string error;
-    const bool resuming = fi == first_file && !request.cursor.empty();
+    const bool resuming = fi == first_file && have_cursor && !start.before;
     uint64_t skip_to = resuming ? start.offset : 0;
     uint64_t stop_at = UINT64_MAX;  // stream offset where the time range ends
     bool filter_hits_by_time = false;
@@ -1128,6 +1203,9 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
         }
       }
     }
+    if (have_cursor && start.before && fi + 1 == end_file) {
+      stop_at = std::min(stop_at, start.offset);  // newest first: what comes before the cursor
+    }
     if (skip_to >= stop_at) {
       continue;
     }
@@ -1140,6 +1218,13 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
             !resuming && !f.compressed && skip_to > 0,
             filter_hits_by_time,
             false};
+    if (request.newest_first) {
+      // Read to the end of the range, one file after the other, keeping the newest hits.
+      if (!runJobs(job, nullptr)) {
+        return result;
+      }
+      continue;
+    }
     // A large plain range is searched in two halves at once.
     uint64_t range_end = stop_at;
     if (!f.compressed && range_end == UINT64_MAX) {
@@ -1176,6 +1261,31 @@ SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFil
   }
   if (!pending.empty()) {
     runMany(pending);
+  }
+  return result;
+}
+
+}  // namespace
+
+SearchResult runSearch(const SearchRequest& request, const std::vector<SearchFile>& files,
+                       const std::atomic<bool>* cancel) {
+  SearchResult result = searchFilesInOrder(request, files, cancel);
+  if (request.newest_first) {
+    size_t bytes = 0;
+    for (const auto& h : result.hits) {
+      bytes += hitBytes(h);
+    }
+    dropOldest(request, result, bytes, true);
+    std::reverse(result.hits.begin(), result.hits.end());
+    result.newest_first = true;
+    if (result.cancelled) {
+      // Stopped before the range's end: newer lines may be unread, so a cursor "before the
+      // oldest of these" would skip them. What was found, without a cursor.
+      result.next_cursor.clear();
+    } else if (result.truncated && !result.hits.empty()) {
+      const SearchHit& h = result.hits.back();
+      result.next_cursor = encodeCursor({h.file, h.offset, h.line_number, true});
+    }
   }
   return result;
 }
@@ -1263,9 +1373,10 @@ nlohmann::json toJson(const SearchResult& r, size_t limit) {
   std::string next_cursor = r.next_cursor;
   bool truncated = r.truncated;
   if (r.hits.size() > limit) {
-    // The answer stops before this result: the search goes on from it.
-    const SearchHit& h = r.hits[limit];
-    next_cursor = encodeCursor({h.file, h.offset, h.line_number});
+    // The answer stops before this result: the search goes on from it (newest first: with the
+    // lines before the last one given).
+    const SearchHit& h = r.newest_first ? r.hits[limit - 1] : r.hits[limit];
+    next_cursor = encodeCursor({h.file, h.offset, h.line_number, r.newest_first});
     truncated = true;
   }
   return nlohmann::json{

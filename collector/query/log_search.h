@@ -52,11 +52,17 @@ struct SearchRequest {
   uint64_t split_bytes = 64u << 20;
   // With count_only: every matching line is also given to it (/v1/logs/aggregate).
   MatchVisitor on_match;
+  // Only lines of this status ("error", ...: logs::detectStatus of the line), when set.
+  std::string status;
+  // The newest matches first: the range is read to its end keeping the last limit + keep
+  // matches, and next_cursor goes on to older ones (a cursor of its own kind).
+  bool newest_first = false;
 };
 
 // Validates a JSON request body: {"query": "..."} or {"patterns": [...]}, plus regex,
-// case_insensitive, service, source, path, limit (1-10000), keep (0-100000), max_line_bytes,
-// cursor, count_only, from, to
+// case_insensitive, service, source, path, status, order ("asc" file order, the default, or
+// "desc" newest first), limit (1-10000), keep (0-100000), max_line_bytes, cursor, count_only,
+// from, to. An empty query matches every line (with status or a time range, say).
 // (RFC 3339, epoch ms, or relative: "-15m", "now-2h"; `now_ms` is now). Unknown
 // fields, wrong types, absurd limits and invalid regexes are errors (the reason in *error).
 bool parseSearchRequest(const nlohmann::json& body, int64_t now_ms, SearchRequest* out,
@@ -96,6 +102,7 @@ struct SearchResult {
   size_t files_split = 0;               // searched in two halves at once
   std::vector<std::string> unreadable;  // files that could not be read, with the reason
   bool cancelled = false;
+  bool newest_first = false;  // hits newest first; next_cursor goes on to older ones
   // With from/to: files skipped whole (modified before `from`, or first stamped after `to`),
   // files searched by binary search, and files read whole without a time filter because no
   // line carries a timestamp we know.

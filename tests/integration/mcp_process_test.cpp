@@ -149,6 +149,27 @@ TEST(McpProcessTest, ToolsOverARealDaemon) {
   EXPECT_EQ(r["result"]["structuredContent"]["results"].size(), 3u);
   EXPECT_EQ(r["result"]["structuredContent"]["truncated"], true);
   EXPECT_TRUE(r["result"]["structuredContent"]["next_cursor"].is_string());
+  // The newest first, and its cursor going on to older ones.
+  r = shim.tool(21, "search_logs", {{"query", "ERROR"}, {"order", "desc"}, {"limit", 3}});
+  ASSERT_EQ(r["result"]["isError"], false) << r.dump();
+  {
+    const json& d = r["result"]["structuredContent"];
+    ASSERT_EQ(d["results"].size(), 3u) << d.dump();
+    EXPECT_GT(d["results"][0]["line_number"], d["results"][1]["line_number"]);
+    EXPECT_GT(d["results"][1]["line_number"], d["results"][2]["line_number"]);
+    r = shim.tool(22, "search_logs",
+                  {{"query", "ERROR"}, {"order", "desc"}, {"cursor", d["next_cursor"]}});
+    const json& older = r["result"]["structuredContent"];
+    ASSERT_EQ(older["results"].size(), 1u) << older.dump();
+    EXPECT_EQ(older["results"][0]["line"], "worker 50 ERROR auth timeout");
+  }
+  // By status: nothing here has a syslog priority or a JSON level, so all are info.
+  r = shim.tool(23, "search_logs", {{"query", "ERROR"}, {"status", "error"}});
+  EXPECT_TRUE(r["result"]["structuredContent"]["results"].empty()) << r.dump();
+  r = shim.tool(24, "search_logs", {{"query", "ERROR"}, {"status", "info"}});
+  EXPECT_EQ(r["result"]["structuredContent"]["results"].size(), 4u) << r.dump();
+  r = shim.tool(25, "search_logs", {{"query", "ERROR"}, {"status", "loud"}});
+  EXPECT_EQ(r["result"]["isError"], true) << r.dump();
   // Counts over time, by service.
   r = shim.tool(20, "aggregate_logs", {{"query", "ERROR"}, {"interval_s", 60}});
   ASSERT_EQ(r["result"]["isError"], false) << r.dump();

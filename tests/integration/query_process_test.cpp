@@ -326,6 +326,68 @@ TEST(QueryProcessTest, LogSearch) {
   }
   EXPECT_EQ(paged, all);
 
+  // Newest first: the same hits from the end (files in reverse order, each from its last
+  // line), and paging by its own cursor gives them all once.
+  const std::vector<std::string> reversed(all.rbegin(), all.rend());
+  auto keys = [](const nlohmann::json& results) {
+    std::vector<std::string> out;
+    for (const auto& h : results) {
+      out.push_back(h["file"].get<std::string>() + ":" +
+                    std::to_string(h["line_number"].get<int>()));
+    }
+    return out;
+  };
+  r = search({{"query", "ERROR"}, {"order", "desc"}, {"limit", 1000}});
+  ASSERT_EQ(r["_status"], 200) << r.dump();
+  EXPECT_EQ(keys(r["results"]), reversed);
+  EXPECT_EQ(r["truncated"], false);
+  EXPECT_TRUE(r["next_cursor"].is_null());
+  std::vector<std::string> paged_desc;
+  cursor = nullptr;
+  for (int page = 0; page < 10; ++page) {
+    nlohmann::json body = {{"query", "ERROR"}, {"order", "desc"}, {"limit", 7}, {"keep", 0}};
+    if (!cursor.is_null()) {
+      body["cursor"] = cursor;
+    }
+    r = search(body);
+    ASSERT_EQ(r["_status"], 200) << r.dump();
+    EXPECT_EQ(r["results"].size(), page < 4 ? 7u : 3u) << page;
+    for (const auto& k : keys(r["results"])) {
+      paged_desc.push_back(k);
+    }
+    cursor = r["next_cursor"];
+    if (cursor.is_null()) {
+      break;
+    }
+  }
+  EXPECT_EQ(paged_desc, reversed);
+  // Newest first with kept results: the answer, then the kept older ones, then the search
+  // goes on from the oldest kept.
+  r = search({{"query", "ERROR"}, {"order", "desc"}, {"limit", 5}, {"keep", 10}});
+  ASSERT_EQ(keys(r["results"]), std::vector<std::string>(reversed.begin(), reversed.begin() + 5));
+  ASSERT_TRUE(r["result_id"].is_string()) << r.dump();
+  {
+    auto kept = query::queryGet(
+        socket, "/v1/logs/results/" + r["result_id"].get<std::string>() + "?limit=100");
+    ASSERT_EQ(kept.status, 200) << kept.body;
+    const auto kj = nlohmann::json::parse(kept.body);
+    EXPECT_EQ(keys(kj["results"]),
+              std::vector<std::string>(reversed.begin() + 5, reversed.begin() + 15));
+    ASSERT_TRUE(kj["search_cursor"].is_string()) << kj.dump();
+    r = search(
+        {{"query", "ERROR"}, {"order", "desc"}, {"limit", 1000}, {"cursor", kj["search_cursor"]}});
+    EXPECT_EQ(keys(r["results"]), std::vector<std::string>(reversed.begin() + 15, reversed.end()));
+  }
+  // A cursor of one order is refused by the other.
+  r = search({{"query", "ERROR"}, {"limit", 7}});
+  const auto asc_cursor = r["next_cursor"];
+  r = search({{"query", "ERROR"}, {"order", "desc"}, {"cursor", asc_cursor}});
+  EXPECT_EQ(r["_status"], 400);
+  // An empty query: every line (here of one file).
+  r = search({{"query", ""}, {"path", "other-a.log"}});
+  ASSERT_EQ(r["results"].size(), 2u) << r.dump();
+  EXPECT_EQ(r["results"][1]["line"], "fine");
+
   // Bad requests: 400 with a reason; GET is 405.
   for (const auto& [body, why] : std::vector<std::pair<std::string, std::string>>{
            {"{not json", "not JSON"},
@@ -333,7 +395,9 @@ TEST(QueryProcessTest, LogSearch) {
            {R"({"query":"a","colour":"red"})", "unknown field 'colour'"},
            {R"({"query":"a","limit":0})", "limit must be"},
            {R"({"query":"a","limit":100000})", "limit must be"},
-           {R"({"query":""})", "1 to 4096 bytes"},
+           {R"({"patterns":["a",""]})", "1 to 4096 bytes"},
+           {R"({"query":"a","order":"up"})", "order: asc"},
+           {R"({"query":"a","status":"loud"})", "status: one of"},
            {R"({"regex":true})", "is required"},
            {R"({"query":"a","from":"yesterday"})", "RFC 3339"},
            {R"({"query":"a","from":"-1m","to":"-2h"})", "from is after to"},
@@ -1264,6 +1328,23 @@ TEST(QueryProcessTest, LogAggregate) {
   EXPECT_EQ(j["other_total"], 2);
   EXPECT_EQ(j["truncated"], true);
   EXPECT_EQ(j["interval_s"], 10);  // two minutes: 12 points of 10 s
+  // A search by status: a JSON line's level ("warn" names warning), and lines without one
+  // (info) with a time range (the file without timestamps is read whole).
+  auto search = [&](const nlohmann::json& body) {
+    auto r = query::queryPost(socket, "/v1/logs/search", body.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return nlohmann::json::parse(r.body, nullptr, false);
+  };
+  j = search({{"query", ""}, {"status", "warn"}});
+  ASSERT_EQ(j["results"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["results"][0]["file"], dir.file("logs/api.log"));
+  j = search({{"query", "ERROR"},
+              {"status", "info"},
+              {"from", "2026-11-22T10:00:00Z"},
+              {"to", "2026-11-22T10:02:00Z"}});
+  EXPECT_EQ(j["results"].size(), 4u) << j.dump();  // a, b, c and the line without a time
+  j = search({{"query", "ERROR"}, {"status", "error"}});
+  EXPECT_EQ(j["results"].size(), 0u) << j.dump();
   // Errors.
   for (const char* bad : {R"({"query":"x","group_by":"host"})", R"({"query":"x","limit":5})",
                           R"({"query":"x","interval_s":0})", R"({"group_by":"service"})"}) {

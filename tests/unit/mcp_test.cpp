@@ -159,8 +159,14 @@ TEST(McpToolsTest, ArgumentsCheckedAgainstTheSchema) {
   EXPECT_NE(why.find("from 1 to 500"), std::string::npos);
   EXPECT_FALSE(validateArgs({{"query", 3}}, t->input_schema, &why));
   EXPECT_NE(why.find("must be a string"), std::string::npos);
-  EXPECT_FALSE(validateArgs({{"query", "x"}, {"order", "asc"}}, t->input_schema, &why));
-  EXPECT_NE(why.find("unknown argument 'order'"), std::string::npos);
+  EXPECT_FALSE(validateArgs({{"query", "x"}, {"sort", "asc"}}, t->input_schema, &why));
+  EXPECT_NE(why.find("unknown argument 'sort'"), std::string::npos);
+  EXPECT_TRUE(
+      validateArgs({{"query", ""}, {"order", "desc"}, {"status", "error"}}, t->input_schema, &why))
+      << why;
+  EXPECT_FALSE(validateArgs({{"query", "x"}, {"order", "newest"}}, t->input_schema, &why));
+  EXPECT_NE(why.find("must be one of"), std::string::npos);
+  EXPECT_FALSE(validateArgs({{"query", "x"}, {"status", "warn"}}, t->input_schema, &why));
   EXPECT_FALSE(validateArgs({{"sort", "random"}}, findTool("search_traces")->input_schema, &why));
   EXPECT_NE(why.find("one of"), std::string::npos);
   // Through tools/call: an error result (the model can correct itself), not a protocol error.
