@@ -19,6 +19,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/http_request_parser.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/strings.h"
@@ -91,10 +92,6 @@ constexpr size_t kMaxWriteQueueBytes = 1024 * 1024;
 // at most this long / this many bytes, so the peer reads the response instead of a reset.
 constexpr uint64_t kLingerMs = 2000;
 constexpr size_t kMaxLingerBytes = 4 * 1024 * 1024;
-// Bytes charged per header line for ": " and CRLF, on top of name and value.
-constexpr size_t kHeaderLineOverhead = 4;
-// A declared Content-Length is reserved up front only up to this size.
-constexpr size_t kMaxBodyReserve = 1024 * 1024;
 
 enum class ErrorReason : size_t {
   kMalformed,
@@ -135,16 +132,6 @@ std::string_view reasonPhrase(int status) {
 // 1xx, 204 and 304 responses carry no body (RFC 9110 6.4.1); 1xx and 204 no Content-Length.
 bool statusHasBody(int status) {
   return status >= 200 && status != 204 && status != 304;
-}
-
-// RFC 9110 5.6.2 token characters. Debian builds http-parser in its lenient mode, which lets a
-// space into a field name ("Transfer-Encoding : chunked"); such requests are refused here.
-bool isTokenChar(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (std::isalnum(u) != 0) {
-    return true;
-  }
-  return c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
@@ -265,7 +252,7 @@ struct HttpServer::Impl::Listener {
 // One accepted connection: the stream, two timers and the HTTP state. It owns its libuv handles
 // and frees itself once all three close callbacks have run; `server_` is cleared when the server
 // is destroyed first, so late callbacks never touch it.
-struct HttpServer::Impl::Connection {
+struct HttpServer::Impl::Connection final : HttpRequestParser::Listener {
   enum class Phase { kWaiting, kHeaders, kBody };  // waiting = between requests
   enum class TimerKind { kNone, kHeaderDeadline, kBodyIdle, kKeepAliveIdle, kLinger };
 
@@ -306,16 +293,9 @@ struct HttpServer::Impl::Connection {
   void dispatch();
   void fail(ErrorReason reason);
 
-  // Parser callbacks.
-  int onMessageBegin();
-  int onUrl(const char* at, size_t len);
-  int onHeaderField(const char* at, size_t len);
-  int onHeaderValue(const char* at, size_t len);
-  int onHeadersComplete();
-  int onBody(const char* at, size_t len);
-  int onMessageComplete();
-  int chargeHeaderBytes(size_t n);
-  void commitHeader();
+  // Parser events.
+  void onRequestBegin() override;
+  void onRequestHead(const HttpRequest& request, const HttpRequestParser::Head& head) override;
 
   // Output.
   void answer(uint64_t seq, HttpResponse response);
@@ -352,16 +332,10 @@ struct HttpServer::Impl::Connection {
   bool counted_ = false;  // counted in open_ / the gauge
   int pending_closes_ = 0;
 
-  http_parser parser_;
+  HttpRequestParser parser_;
   Phase phase_ = Phase::kWaiting;
   TimerKind timer_kind_ = TimerKind::kNone;
-  std::optional<ErrorReason> parse_error_;  // set by a callback that stops the parser
 
-  HttpRequest request_;  // being received
-  std::string field_;
-  std::string value_;
-  bool in_value_ = false;
-  size_t header_bytes_ = 0;
   std::optional<uint64_t> current_seq_;  // slot of the request being received (after headers)
 
   std::deque<Slot> slots_;
@@ -391,26 +365,17 @@ namespace {
 
 using Conn = HttpServer::Impl::Connection;
 
-Conn* connOf(http_parser* p) {
-  return static_cast<Conn*>(p->data);
+ErrorReason reasonOf(HttpRequestParser::Error error) {
+  switch (error) {
+    case HttpRequestParser::Error::kMalformed:
+      return ErrorReason::kMalformed;
+    case HttpRequestParser::Error::kBodyTooLarge:
+      return ErrorReason::kBodyTooLarge;
+    case HttpRequestParser::Error::kHeadersTooLarge:
+      return ErrorReason::kHeadersTooLarge;
+  }
+  return ErrorReason::kMalformed;
 }
-
-const http_parser_settings kParserSettings = [] {
-  http_parser_settings s;
-  http_parser_settings_init(&s);
-  s.on_message_begin = [](http_parser* p) { return connOf(p)->onMessageBegin(); };
-  s.on_url = [](http_parser* p, const char* at, size_t len) { return connOf(p)->onUrl(at, len); };
-  s.on_header_field = [](http_parser* p, const char* at, size_t len) {
-    return connOf(p)->onHeaderField(at, len);
-  };
-  s.on_header_value = [](http_parser* p, const char* at, size_t len) {
-    return connOf(p)->onHeaderValue(at, len);
-  };
-  s.on_headers_complete = [](http_parser* p) { return connOf(p)->onHeadersComplete(); };
-  s.on_body = [](http_parser* p, const char* at, size_t len) { return connOf(p)->onBody(at, len); };
-  s.on_message_complete = [](http_parser* p) { return connOf(p)->onMessageComplete(); };
-  return s;
-}();
 
 }  // namespace
 
@@ -418,7 +383,12 @@ const http_parser_settings kParserSettings = [] {
 // Connection
 
 Conn::Connection(Impl* server, uint64_t id, bool is_unix)
-    : server_(server), id_(id), is_unix_(is_unix) {
+    : server_(server),
+      id_(id),
+      is_unix_(is_unix),
+      parser_(HttpRequestParser::Limits{server->options_.max_body_bytes,
+                                        server->options_.max_header_bytes},
+              this) {
   std::memset(&h_, 0, sizeof(h_));
   std::memset(&timer_, 0, sizeof(timer_));
   std::memset(&throttle_timer_, 0, sizeof(throttle_timer_));
@@ -433,8 +403,6 @@ Conn::Connection(Impl* server, uint64_t id, bool is_unix)
   h_.handle.data = this;
   timer_.data = this;
   throttle_timer_.data = this;
-  http_parser_init(&parser_, HTTP_REQUEST);
-  parser_.data = this;
 }
 
 bool Conn::accept(uv_stream_t* listener) {
@@ -485,7 +453,7 @@ void Conn::closeNow() {
   slots_.clear();
   pending_input_.clear();
   pending_input_.shrink_to_fit();
-  request_ = HttpRequest();
+  parser_.discardRequest();
   pending_closes_ = 3;
   auto on_closed = [](uv_handle_t* handle) {
     auto* conn = static_cast<Conn*>(handle->data);
@@ -625,32 +593,24 @@ void Conn::onEof() {
 size_t Conn::consume(const char* data, size_t len) {
   size_t used = 0;
   while (used < len && canParse()) {
-    const size_t n = http_parser_execute(&parser_, &kParserSettings, data + used, len - used);
-    used += n;
-    const auto err = HTTP_PARSER_ERRNO(&parser_);
-    if (err == HPE_PAUSED) {
-      // onMessageComplete paused the parser so the request is dispatched outside its callbacks.
-      http_parser_pause(&parser_, 0);
-      parser_.upgrade = 0;  // an Upgrade is not supported: the connection stays HTTP/1.1
+    const HttpRequestParser::Result r = parser_.feed(data + used, len - used);
+    used += r.used;
+    if (r.status == HttpRequestParser::Result::Status::kComplete) {
+      // The parser stops after each request so that it is dispatched outside its callbacks.
       dispatch();
       continue;
     }
-    if (err != HPE_OK) {
-      ErrorReason reason = ErrorReason::kMalformed;
-      if (parse_error_) {
-        reason = *parse_error_;
-      } else if (err == HPE_HEADER_OVERFLOW) {
-        reason = ErrorReason::kHeadersTooLarge;
-      }
+    if (r.status == HttpRequestParser::Result::Status::kError) {
+      const ErrorReason reason = reasonOf(r.error);
       if (server_ != nullptr) {
         LOG_DEBUG(server_->options_.name, "{}: bad request: {}", peer_address_,
-                  reason == ErrorReason::kMalformed ? http_errno_description(err)
+                  reason == ErrorReason::kMalformed ? std::string_view(r.detail)
                                                     : kReasonTags[static_cast<size_t>(reason)]);
       }
       fail(reason);
       return len;
     }
-    if (n == 0) {
+    if (r.used == 0) {
       fail(ErrorReason::kMalformed);  // no progress without an error: never spin
       return len;
     }
@@ -694,16 +654,16 @@ void Conn::dispatch() {
   }
   slot->complete = true;
   slot->continue_pending = false;
-  slot->body_bytes = request_.body.size();
-  if (in_value_ || !field_.empty()) {
-    commitHeader();  // the last trailer field of a chunked body
-  }
+  HttpRequest request = parser_.takeRequest();
+  slot->body_bytes = request.body.size();
   if (!slot->keep_alive || server_->shutting_down_) {
     stop_input_ = true;
   }
   stopTimer();
-  HttpRequest request = std::move(request_);
-  request_ = HttpRequest();
+  request.peer_address = peer_address_;
+  request.peer_pid = peer_pid_;
+  request.peer_uid = peer_uid_;
+  request.peer_gid = peer_gid_;
   request.peer.closed = gone_;
   uv_os_fd_t fd = -1;
   if (uv_fileno(&h_.handle, &fd) == 0) {
@@ -749,131 +709,33 @@ void Conn::fail(ErrorReason reason) {
   slot->force_close = true;
   slot->head = false;
   slot->response = HttpResponse::text(status, fmt::format("{}\n", reasonPhrase(status)));
-  request_ = HttpRequest();
+  parser_.discardRequest();
   updateReading();
   flush();
 }
 
-// --- parser callbacks --------------------------------------------------------------------------
+// --- parser events -----------------------------------------------------------------------------
 
-int Conn::onMessageBegin() {
-  request_ = HttpRequest();
-  request_.peer_address = peer_address_;
-  request_.peer_pid = peer_pid_;
-  request_.peer_uid = peer_uid_;
-  request_.peer_gid = peer_gid_;
-  field_.clear();
-  value_.clear();
-  in_value_ = false;
-  header_bytes_ = 0;
-  parse_error_.reset();
+void Conn::onRequestBegin() {
   phase_ = Phase::kHeaders;
   if (timer_kind_ != TimerKind::kHeaderDeadline) {
     armTimer(TimerKind::kHeaderDeadline, server_->options_.header_timeout_ms);
   }
-  return 0;
 }
 
-int Conn::chargeHeaderBytes(size_t n) {
-  header_bytes_ += n;
-  if (header_bytes_ > server_->options_.max_header_bytes) {
-    parse_error_ = ErrorReason::kHeadersTooLarge;
-    return -1;
-  }
-  return 0;
-}
-
-int Conn::onUrl(const char* at, size_t len) {
-  request_.target.append(at, len);
-  return chargeHeaderBytes(len);
-}
-
-void Conn::commitHeader() {
-  request_.headers.emplace_back(toLower(field_), std::move(value_));
-  field_.clear();
-  value_.clear();
-  in_value_ = false;
-}
-
-int Conn::onHeaderField(const char* at, size_t len) {
-  if (in_value_) {
-    commitHeader();
-  }
-  if (field_.empty()) {
-    if (chargeHeaderBytes(kHeaderLineOverhead) != 0) {
-      return -1;
-    }
-  }
-  if (!std::all_of(at, at + len, isTokenChar)) {
-    parse_error_ = ErrorReason::kMalformed;
-    return -1;
-  }
-  field_.append(at, len);
-  return chargeHeaderBytes(len);
-}
-
-int Conn::onHeaderValue(const char* at, size_t len) {
-  in_value_ = true;
-  value_.append(at, len);
-  return chargeHeaderBytes(len);
-}
-
-int Conn::onHeadersComplete() {
-  if (in_value_ || !field_.empty()) {
-    commitHeader();
-  }
-  if (parser_.http_major != 1) {
-    parse_error_ = ErrorReason::kMalformed;  // HTTP/0.9 or 2.0 on the request line
-    return -1;
-  }
-  const auto method = static_cast<http_method>(parser_.method);
-  request_.method = http_method_str(method);
-  const auto q = request_.target.find('?');
-  if (q == std::string::npos) {
-    request_.path = request_.target;
-  } else {
-    request_.path = request_.target.substr(0, q);
-    request_.query = request_.target.substr(q + 1);
-  }
-  const bool chunked = (parser_.flags & F_CHUNKED) != 0;
-  const bool has_length = (parser_.flags & F_CONTENTLENGTH) != 0;
-  if (has_length && parser_.content_length > server_->options_.max_body_bytes) {
-    // Refused before reading a byte of it (with or without `Expect: 100-continue`).
-    parse_error_ = ErrorReason::kBodyTooLarge;
-    return -1;
-  }
-  if (has_length && parser_.content_length > 0) {
-    request_.body.reserve(std::min<size_t>(parser_.content_length, kMaxBodyReserve));
-  }
-
+void Conn::onRequestHead(const HttpRequest& request, const HttpRequestParser::Head& head) {
   Slot slot;
   slot.seq = next_seq_++;
-  slot.keep_alive = http_should_keep_alive(&parser_) != 0;
-  slot.head = method == HTTP_HEAD;
-  slot.http10 = parser_.http_major == 1 && parser_.http_minor == 0;
-  const bool body_expected = chunked || (has_length && parser_.content_length > 0);
-  slot.continue_pending = body_expected && !slot.http10 &&
-                          equalsIgnoreCase(trim(request_.header("expect")), "100-continue");
+  slot.keep_alive = head.keep_alive;
+  slot.head = head.head;
+  slot.http10 = head.http10;
+  slot.continue_pending = head.body_expected && !slot.http10 &&
+                          equalsIgnoreCase(trim(request.header("expect")), "100-continue");
   current_seq_ = slot.seq;
   slots_.push_back(std::move(slot));
 
   phase_ = Phase::kBody;
   armTimer(TimerKind::kBodyIdle, server_->options_.idle_timeout_ms);
-  return 0;
-}
-
-int Conn::onBody(const char* at, size_t len) {
-  if (request_.body.size() + len > server_->options_.max_body_bytes) {
-    parse_error_ = ErrorReason::kBodyTooLarge;
-    return -1;
-  }
-  request_.body.append(at, len);
-  return 0;
-}
-
-int Conn::onMessageComplete() {
-  http_parser_pause(&parser_, 1);
-  return 0;
 }
 
 // --- output ----------------------------------------------------------------------------------

@@ -235,7 +235,21 @@ std::optional<int64_t> lineTime(std::string_view line, TimeFormat hint, int64_t 
   return std::nullopt;
 }
 
-std::optional<int64_t> parseTimeArg(std::string_view s, int64_t now_ms) {
+namespace {
+
+// A request's times lie between years 0 and 9999, so that subtracting two of them (a range's
+// span) never overflows.
+constexpr int64_t kMinTimeArgMs = -62'167'219'200'000;  // 0000-01-01T00:00:00Z
+constexpr int64_t kMaxTimeArgMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
+
+std::optional<int64_t> inTimeArgRange(std::optional<int64_t> t) {
+  if (t && (*t < kMinTimeArgMs || *t > kMaxTimeArgMs)) {
+    return std::nullopt;
+  }
+  return t;
+}
+
+std::optional<int64_t> parseTimeArgUnbounded(std::string_view s, int64_t now_ms) {
   if (s.empty()) {
     return std::nullopt;
   }
@@ -256,8 +270,11 @@ std::optional<int64_t> parseTimeArg(std::string_view s, int64_t now_ms) {
                           : unit == 'h' ? 3600000
                           : unit == 'd' ? 86400000
                                         : 0;
-    if (scale != 0 && end == n.c_str() + n.size() && v >= 0) {
-      return now_ms - v * scale;
+    int64_t ago = 0;
+    int64_t t = 0;
+    if (scale != 0 && end == n.c_str() + n.size() && v >= 0 &&
+        !__builtin_mul_overflow(v, scale, &ago) && !__builtin_sub_overflow(now_ms, ago, &t)) {
+      return t;
     }
     return std::nullopt;
   }
@@ -269,6 +286,12 @@ std::optional<int64_t> parseTimeArg(std::string_view s, int64_t now_ms) {
     return t;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<int64_t> parseTimeArg(std::string_view s, int64_t now_ms) {
+  return inTimeArgRange(parseTimeArgUnbounded(s, now_ms));
 }
 
 std::string formatUtc(int64_t unix_ms) {
@@ -284,7 +307,10 @@ std::string formatUtc(int64_t unix_ms) {
 
 std::optional<int64_t> parseTimeArgJson(const nlohmann::json& v, int64_t now_ms) {
   if (v.is_number_integer()) {
-    return v.get<int64_t>();
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(kMaxTimeArgMs)) {
+      return std::nullopt;
+    }
+    return inTimeArgRange(v.get<int64_t>());
   }
   if (v.is_string()) {
     return parseTimeArg(std::string_view(v.get_ref<const std::string&>()), now_ms);

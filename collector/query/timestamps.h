@@ -28,7 +28,8 @@ std::optional<int64_t> lineTime(std::string_view line, TimeFormat hint, int64_t 
                                 TimeFormat* found = nullptr);
 
 // A request's `from`/`to`: RFC 3339, epoch milliseconds (a number or digits), or relative to
-// `now_ms`: "now", "-15m", "now-15m", "-2h", "-1d", "-30s". nullopt when unreadable.
+// `now_ms`: "now", "-15m", "now-15m", "-2h", "-1d", "-30s". nullopt when unreadable or outside
+// the years 0 to 9999 (so a range's span never overflows).
 std::optional<int64_t> parseTimeArg(std::string_view s, int64_t now_ms);
 // The same for a JSON argument: a string as above, or an integer (epoch milliseconds).
 std::optional<int64_t> parseTimeArgJson(const nlohmann::json& v, int64_t now_ms);
