@@ -89,6 +89,8 @@ Aggregator::Aggregator(Options options, Telemetry& telemetry)
       unsupported_timestamped_(
           telemetry.counter("outpost.aggregator.dropped", {"reason:unsupported_timestamped"},
                             "timestamped histogram, timing or set samples (not supported)")),
+      clock_resets_(telemetry.counter("outpost.aggregator.clock_resets", {},
+                                      "wall clock stepped back over a minute: buckets restarted")),
       contexts_gauge_(telemetry.gauge("outpost.aggregator.contexts", {}, "live contexts")) {
   using K = HistogramOutput;
   for (const auto& agg : options_.histogram_aggregates) {
@@ -451,7 +453,28 @@ void Aggregator::emitHistogram(int64_t ts, std::vector<std::pair<double, int64_t
   }
 }
 
+// A wall clock stepping back by up to this many buckets only delays samples (they wait in the
+// newest bucket until the clock passes it); further, the buckets restart from the present.
+constexpr int32_t kClockResetBuckets = 6;
+
 Aggregator::Flush Aggregator::flush(int64_t now) {
+  if (flushed_until_ > 0 && bucketNumber(now) + kClockResetBuckets < flushed_until_) {
+    // The clock stepped back more than a minute (a VM restored, a manual date, NTP stepping a
+    // bad clock): waiting for it to catch up would hold every sample for that long. What
+    // arrived since is flushed now, stamped as it was bucketed, and buckets go on from the
+    // present; their timestamps repeat ones sent before the step, as they do on the clock.
+    Flush out = flush(static_cast<int64_t>(flushed_until_ + 1) * kBucket);
+    // Slots in the buckets just flushed are stale; those in buckets still ahead (samples from
+    // the future) stay where they are.
+    for (Context& c : contexts_) {
+      if (c.slot_bucket < flushed_until_) {
+        c.slot_bucket = -1;
+      }
+    }
+    flushed_until_ = bucketNumber(now);
+    clock_resets_.inc();
+    return out;
+  }
   Flush out;
   const int32_t end = bucketNumber(now);  // the open bucket: not flushed
   int32_t n = flushed_until_;

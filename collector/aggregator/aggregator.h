@@ -155,6 +155,7 @@ class Aggregator {
   Counter& samples_;
   Counter& context_drops_;
   Counter& unsupported_timestamped_;
+  Counter& clock_resets_;
   Gauge& contexts_gauge_;
 };
 

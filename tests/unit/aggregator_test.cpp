@@ -354,6 +354,30 @@ TEST_F(AggregatorTest, AClockSteppingBackLandsInTheOpenBucket) {
   EXPECT_EQ(find(f, "h")->points, (Points{{kT0 + 30, 8}}));
 }
 
+TEST_F(AggregatorTest, AClockSteppingBackOverAMinuteRestartsTheBuckets) {
+  auto agg = make();
+  agg.add(sample("c", MetricType::kCounter, 1), kT0 + 3605);
+  auto f = agg.flush(kT0 + 3620);  // an hour ahead
+  EXPECT_EQ(find(f, "c")->points.front(), (std::pair<int64_t, double>{kT0 + 3600, 0.1}));
+  // The clock goes back an hour: what arrives lands in the open bucket of the old timeline,
+  // then the next flush sends it at once and restarts from the present...
+  agg.add(sample("c", MetricType::kCounter, 4), kT0 + 5);
+  f = agg.flush(kT0 + 20);
+  ASSERT_NE(find(f, "c"), nullptr);
+  EXPECT_EQ(find(f, "c")->points.back(), (std::pair<int64_t, double>{kT0 + 3620, 0.4}));
+  // ... where samples are bucketed and flushed as usual, not an hour later.
+  agg.add(sample("c", MetricType::kCounter, 7), kT0 + 25);
+  f = agg.flush(kT0 + 40);
+  ASSERT_NE(find(f, "c"), nullptr);
+  EXPECT_EQ(find(f, "c")->points.front(), (std::pair<int64_t, double>{kT0 + 20, 0.7}));
+  // A step back within a minute still only waits (AClockSteppingBackLandsInTheOpenBucket).
+  agg.add(sample("g", MetricType::kGauge, 3), kT0 + 15);
+  f = agg.flush(kT0 + 45);
+  EXPECT_EQ(find(f, "g"), nullptr);
+  f = agg.flush(kT0 + 50);
+  EXPECT_EQ(find(f, "g")->points, (Points{{kT0 + 40, 3}}));
+}
+
 TEST_F(AggregatorTest, SetsCountThousandsOfUniqueValues) {
   auto agg = make();
   for (int round = 0; round < 2; ++round) {
