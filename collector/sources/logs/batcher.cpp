@@ -17,7 +17,13 @@ LogBatcher::LogBatcher(uv_loop_t* loop, Telemetry& telemetry, OffsetTracker& tra
       retry_timer_(loop, [this] { submitWaiting(); }),
       writable_timer_(loop,
                       [this] {
-                        if (on_writable_ && !blocked()) {
+                        if (blocked()) {
+                          // Full again before this ran (another input pushed): whoever waits
+                          // still waits, so the next room must call back.
+                          want_writable_ = true;
+                          return;
+                        }
+                        if (on_writable_) {
                           on_writable_();
                         }
                       }),

@@ -354,6 +354,46 @@ TEST_F(BatcherTest, BackPressureOnInflightBytes) {
   EXPECT_GE(metric("outpost.logs.backpressure_events"), 3);
 }
 
+TEST_F(BatcherTest, BlockedAgainBeforeTheWritableCallbackRanIsNotALostWakeup) {
+  // Found by the chaos suite (an outage with metrics filling the forwarder's budget): room
+  // came, the writable callback was scheduled, the batcher was full again when it ran, so it
+  // did not call back, and nothing ever called back again: the files stopped being read.
+  std::vector<OnAck> held;
+  LogBatcher::Options o;
+  o.max_entries = 10;
+  o.max_inflight_bytes = 1;  // one batch in flight at a time
+  makeBatcher(o, [&](Payload&&, OnAck ack) {
+    held.push_back(std::move(ack));
+    return Forwarder::SubmitResult::kAccepted;
+  });
+  feedAll(35);
+  ASSERT_EQ(next_, 10);  // the first batch in flight, the 11th line refused
+  ASSERT_EQ(held.size(), 1u);
+  held[0](AckResult{true, ""});  // room: the callback is scheduled...
+  held.clear();
+  for (int i = 0; i < 10; ++i) {  // ...but another input fills the batcher before it runs
+    ASSERT_TRUE(batcher_->push(line(next_)));
+    ++next_;
+  }
+  ASSERT_EQ(held.size(), 1u);
+  runUntil([] { return false; }, 50ms);  // the scheduled callback finds it blocked
+  EXPECT_EQ(next_, 20);
+  held[0](AckResult{true, ""});  // room again: the waiting source is told this time
+  held.clear();
+  ASSERT_TRUE(runUntil([&] { return next_ > 20; }, 5s)) << "the wakeup was lost";
+  while (next_ < 35 || !batcher_->idle()) {
+    if (held.empty()) {
+      batcher_->flush();
+      ASSERT_FALSE(held.empty());
+    }
+    auto ack = std::move(held.front());
+    held.erase(held.begin());
+    ack(AckResult{true, ""});
+    ASSERT_TRUE(runUntil([&] { return !held.empty() || next_ == 35; }, 5s));
+  }
+  EXPECT_EQ(tracker_.committed(stream_), offsetAfter(34));
+}
+
 TEST_F(BatcherTest, LocalModeAcksAtOnce) {
   int submitted = 0;
   LogBatcher::Options o;
