@@ -179,17 +179,15 @@ class MetricTraceLoad {
  private:
   void run() {
     const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<uint16_t>(dsd_port_));
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const sockaddr_in to = testing::loopbackAddress(dsd_port_);
     const auto t0 = Clock::now();
     auto next_trace = t0;
     while (!stop_) {
       const long due = static_cast<long>(secondsSince(t0) * rate_);
       while (samples_ < due) {
         static const char kSample[] = "chaos.count:1|c|#scenario:chaos";
-        ::sendto(fd, kSample, sizeof kSample - 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+        ::sendto(fd, kSample, sizeof kSample - 1, 0, reinterpret_cast<const sockaddr*>(&to),
+                 sizeof to);
         ++samples_;
       }
       if (apm_port_ > 0 && Clock::now() >= next_trace) {
@@ -209,26 +207,13 @@ class MetricTraceLoad {
         "chaos-web", "http.request", "GET /items", "web", id, id * 2,
         0,           now_ns,         2'000'000,    0,     {}, {{"_sampling_priority_v1", 2}}};
     const std::string body = testing::v04Body({{root}});
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(apm_port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      const std::string req =
-          "PUT /v0.4/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/msgpack\r\n"
-          "X-Datadog-Trace-Count: 1\r\nConnection: close\r\nContent-Length: " +
-          std::to_string(body.size()) + "\r\n\r\n" + body;
-      if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-        char buf[512];
-        if (::recv(fd, buf, sizeof buf, 0) > 0) {
-          ++traces_;
-        }
-      }
+    const std::string req =
+        "PUT /v0.4/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/msgpack\r\n"
+        "X-Datadog-Trace-Count: 1\r\nConnection: close\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (testing::exchange(testing::connectTcp(apm_port_), req, 2).rfind("HTTP/1.1 200", 0) == 0) {
+      ++traces_;
     }
-    ::close(fd);
   }
   int dsd_port_, apm_port_, rate_;
   std::atomic<long> samples_{0}, traces_{0};
@@ -407,6 +392,16 @@ std::string num(double v) {
   return b;
 }
 
+// False (with the reason in the row, printed) when the agent did not come up.
+bool started(Agent& a, Row& row, std::chrono::milliseconds timeout = 20s) {
+  if (a.ready(timeout)) {
+    return true;
+  }
+  row.notes = "did not start: " + a.err();
+  print(row);
+  return false;
+}
+
 bool waitFor(const std::function<bool()>& pred, std::chrono::seconds timeout) {
   const auto t0 = Clock::now();
   while (Clock::now() - t0 < timeout) {
@@ -486,9 +481,7 @@ Row faults(int seconds) {
   MetricTraceLoad load(s.dsd_port, s.apm_port, 2000);
   Delivered got(intake);
   Agent a(s);
-  if (!a.ready()) {
-    row.notes = "did not start: " + a.err();
-    print(row);
+  if (!started(a, row)) {
     return row;
   }
   writer.start();
@@ -586,9 +579,7 @@ Row outage(int seconds, bool disk_full) {
   MetricTraceLoad load(s.dsd_port, s.apm_port, 2000);
   Delivered got(intake);
   Agent a(s);
-  if (!a.ready()) {
-    row.notes = "did not start: " + a.err();
-    print(row);
+  if (!started(a, row)) {
     return row;
   }
   writer.start();
@@ -598,16 +589,13 @@ Row outage(int seconds, bool disk_full) {
   std::atomic<bool> stop_ctx{false};
   std::thread contexts([&] {
     const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<uint16_t>(s.dsd_port));
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const sockaddr_in to = testing::loopbackAddress(s.dsd_port);
     int base = 0;
     while (!stop_ctx) {
       base = (base + 20000) % 100000;
       for (int i = base; i < base + 20000 && !stop_ctx; ++i) {
         const std::string d = "chaos.gauge:" + std::to_string(i) + "|g|#ctx:" + std::to_string(i);
-        ::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+        ::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
         if (i % 500 == 0) {
           std::this_thread::sleep_for(20ms);
         }
@@ -712,31 +700,6 @@ Row outage(int seconds, bool disk_full) {
   return row;
 }
 
-int connectTcp(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-int connectUnix(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Sends `head` (+ `body_bytes` of zeros) and returns the status line's code (0: none).
 int answerCode(int fd, const std::string& head, size_t body_bytes) {
   if (fd < 0) {
@@ -772,17 +735,15 @@ Row slowloris() {
           intake.url() + "\n  receiver_timeout: 5\nrun_path: " + s.dir.file("run") +
           "\nquery_socket: " + s.socket + "\n");
   Agent a(s);
-  if (!a.ready()) {
-    row.notes = "did not start: " + a.err();
-    print(row);
+  if (!started(a, row)) {
     return row;
   }
   std::vector<int> fds;
   for (int i = 0; i < 300; ++i) {
-    fds.push_back(connectTcp(s.apm_port));
+    fds.push_back(testing::connectTcp(s.apm_port));
   }
   for (int i = 0; i < 100; ++i) {
-    fds.push_back(connectUnix(s.socket));
+    fds.push_back(testing::connectUnix(s.socket));
   }
   const std::string start = "PUT /v0.4/traces HTTP/1.1\r\nHost: x\r\nX-Slow: ";
   for (int fd : fds) {
@@ -805,7 +766,7 @@ Row slowloris() {
     const auto t1 = Clock::now();
     ++trace_tries;
     const int code =
-        answerCode(connectTcp(s.apm_port),
+        answerCode(testing::connectTcp(s.apm_port),
                    "PUT /v0.4/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/msgpack\r\n"
                    "Content-Length: 1\r\nConnection: close\r\n\r\n\x90",
                    0);
@@ -819,7 +780,7 @@ Row slowloris() {
     }
   }
   // Oversized: a declared 200 MB body, a streamed 40 MB chunked body, 100 KiB of headers.
-  const int big = answerCode(connectTcp(s.apm_port),
+  const int big = answerCode(testing::connectTcp(s.apm_port),
                              "PUT /v0.4/traces HTTP/1.1\r\nHost: x\r\nContent-Type: "
                              "application/msgpack\r\nContent-Length: 200000000\r\n\r\n",
                              0);
@@ -827,7 +788,7 @@ Row slowloris() {
       "PUT /v0.4/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/msgpack\r\n"
       "Transfer-Encoding: chunked\r\n\r\n";
   const int chunked = [&] {
-    const int fd = connectTcp(s.apm_port);
+    const int fd = testing::connectTcp(s.apm_port);
     std::string chunk = "10000\r\n" + std::string(0x10000, 'x') + "\r\n";
     std::string all = chunked_head;
     for (int i = 0; i < 640; ++i) {
@@ -836,9 +797,9 @@ Row slowloris() {
     return answerCode(fd, all, 0);
   }();
   const int headers = answerCode(
-      connectTcp(s.apm_port),
+      testing::connectTcp(s.apm_port),
       "GET /info HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100 << 10, 'h') + "\r\n\r\n", 0);
-  const int query_big = answerCode(connectUnix(s.socket),
+  const int query_big = answerCode(testing::connectUnix(s.socket),
                                    "POST /v1/logs/search HTTP/1.1\r\nHost: x\r\nContent-Length: "
                                    "100000000\r\n\r\n",
                                    0);
@@ -897,9 +858,7 @@ Row udpFlood() {
   Setup s;
   s.write(intake.url());
   Agent a(s);
-  if (!a.ready()) {
-    row.notes = "did not start: " + a.err();
-    print(row);
+  if (!started(a, row)) {
     return row;
   }
   std::atomic<bool> stop{false};
@@ -908,17 +867,15 @@ Row udpFlood() {
   for (int t = 0; t < 2; ++t) {
     senders.emplace_back([&, t] {
       const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-      sockaddr_in to{};
-      to.sin_family = AF_INET;
-      to.sin_port = htons(static_cast<uint16_t>(s.dsd_port));
-      to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const sockaddr_in to = testing::loopbackAddress(s.dsd_port);
       std::string d;
       for (int i = 0; i < 20; ++i) {
         d += "flood.metric" + std::to_string(t) + ":1|c|#i:" + std::to_string(i) + "\n";
       }
       d.pop_back();
       while (!stop) {
-        if (::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) > 0) {
+        if (::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) >
+            0) {
           ++sent;
         }
       }
@@ -1033,9 +990,7 @@ Row clockJump() {
               {"FAKETIME_TIMESTAMP_FILE", offset_file},
               {"FAKETIME_NO_CACHE", "1"},
               {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}});
-  if (!a.ready()) {
-    row.notes = "did not start: " + a.err();
-    print(row);
+  if (!started(a, row)) {
     return row;
   }
   writer.start();
@@ -1091,9 +1046,7 @@ Row soak(int seconds) {
   MetricTraceLoad load(s.dsd_port, s.apm_port, 5000);
   Delivered got(intake);
   Agent a(s);
-  if (!a.ready()) {
-    row.notes = "did not start: " + a.err();
-    print(row);
+  if (!started(a, row)) {
     return row;
   }
   writer.start();

@@ -42,34 +42,21 @@ constexpr const char* kPlantedKey = "feedfacecafebeef0123456789abcdef";
 // Connects to `socket` and sends `raw` without reading the answer: the caller holds (and closes)
 // the connection. -1 when it cannot connect.
 int openRequest(const std::string& socket, const std::string& raw) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
+  const int fd = testing::connectUnix(socket);
+  if (fd >= 0) {
+    (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
   }
-  (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
   return fd;
 }
 
 // Reads until the peer closes, then closes `fd`.
 std::string readAll(int fd) {
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return testing::exchange(fd, "", 600);  // (searches may hold it for their whole timeout)
 }
 
 // Sends `raw` as is and returns the whole answer.
 std::string rawRequest(const std::string& socket, const std::string& raw) {
-  const int fd = openRequest(socket, raw);
-  return fd < 0 ? std::string() : readAll(fd);
+  return testing::exchange(testing::connectUnix(socket), raw);
 }
 
 TEST(QueryProcessTest, StatusOverTheSocket) {
@@ -727,17 +714,7 @@ TEST(QueryProcessTest, MetricsQueryAndList) {
 
 // Sends `raw` to 127.0.0.1:port and returns the whole answer (Connection: close).
 std::string rawTcpRequest(int port, const std::string& raw) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return {};
-  }
-  (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
-  return readAll(fd);
+  return testing::exchange(testing::connectTcp(port), raw);
 }
 
 // Traces through the socket in local mode: a real v0.4 request to the receiver, then

@@ -5,11 +5,6 @@
 // and JSON), `outpost configcheck`, every query socket answer that describes the agent, the
 // files it wrote under run_path, and the errors of broken configurations that hold a key.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <chrono>
 #include <cstring>
@@ -57,25 +52,6 @@ void expectNoKey(const Outputs& outputs, const std::string& key) {
           << text.substr(at == std::string::npos ? 0 : at - std::min<size_t>(at, 80), 160);
     }
   }
-}
-
-std::string httpOverTcp(int port, const std::string& raw) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
-      out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return out;
 }
 
 std::string config(const TempDir& dir, const std::string& key, const std::string& intake,
@@ -130,11 +106,11 @@ TEST(SecurityProcessTest, APlantedApiKeyAppearsInNoOutput) {
         "web", "http.request", "GET /", "web", 100u + round, 7,
         0,     now_ns,         1000000, 0,     {},           {{"_sampling_priority_v1", 2}}};
     const std::string body = testing::v04Body({{span}});
-    const std::string answer =
-        httpOverTcp(apm_port,
-                    "PUT /v0.4/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/msgpack\r\n"
-                    "X-Datadog-Trace-Count: 1\r\nConnection: close\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\n\r\n" + body);
+    const std::string answer = testing::exchange(
+        testing::connectTcp(apm_port),
+        "PUT /v0.4/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/msgpack\r\n"
+        "X-Datadog-Trace-Count: 1\r\nConnection: close\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body);
     out.add("the APM receiver's answer", answer);
   };
   auto refused = [&](const std::string& route, uint64_t since) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -34,6 +35,15 @@ int freeTcpPort();
 int freeUdpPort();
 // One datagram to 127.0.0.1:port.
 void sendUdp(int port, const std::string& datagram);
+// 127.0.0.1:port as a socket address.
+struct sockaddr_in loopbackAddress(int port);
+// A connected stream socket (close-on-exec) to 127.0.0.1:port or a Unix socket path; -1 when
+// it cannot connect.
+int connectTcp(int port);
+int connectUnix(const std::string& path);
+// Sends `raw` on `fd`, reads until the peer closes (or `timeout_s` of silence), closes `fd`;
+// the bytes read. An invalid fd gives "".
+std::string exchange(int fd, const std::string& raw, int timeout_s = 30);
 
 // A unix datagram socket standing in for systemd's NOTIFY_SOCKET.
 class NotifySocket {
