@@ -295,6 +295,22 @@ nlohmann::json checksStatus(const checks::CheckRunner& r) {
   return nlohmann::json{{"instances", out}};
 }
 
+nlohmann::json resourcesStatus(const Resources& resources) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : resources) {
+    out.push_back({{"name", r.name},
+                   {"unit", r.unit},
+                   {"used", r.used},
+                   {"limit", r.limit},
+                   {"used_ratio",
+                    r.limit > 0 ? static_cast<double>(r.used) / static_cast<double>(r.limit) : 0.0},
+                   {"key", r.key},
+                   {"note", r.note},
+                   {"full_is_normal", r.full_is_normal}});
+  }
+  return out;
+}
+
 nlohmann::json telemetryStatus(const Telemetry& t) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& s : t.snapshot()) {
@@ -437,6 +453,21 @@ void printSection(const char* title) {
   std::printf("\n%s\n%s\n%s\n", line.c_str(), title, line.c_str());
 }
 
+// 1536 -> "1.5 KiB"; below 1 KiB in bytes.
+std::string humanBytes(uint64_t v) {
+  static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (v < 1024) {
+    return fmt::format("{} B", v);
+  }
+  double x = static_cast<double>(v) / 1024;
+  size_t u = 0;
+  while (x >= 1024 && u + 1 < std::size(kUnits)) {
+    x /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", x, kUnits[u]);
+}
+
 std::string jsonText(const nlohmann::json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
@@ -541,6 +572,21 @@ int cmdStatus(const Options& opts) {
   if (j.contains("dogstatsd")) {
     printSection("DogStatsD");
     std::printf("  contexts: %s\n", jsonText(j["dogstatsd"]["contexts"]).c_str());
+  }
+  if (j.contains("resources") && j["resources"].is_array()) {
+    printSection("Resources (used / limit, the key that sets it)");
+    for (const auto& r : j["resources"]) {
+      const std::string unit = r.value("unit", "");
+      const uint64_t used = r.value("used", uint64_t{0});
+      const uint64_t limit = r.value("limit", uint64_t{0});
+      const std::string amount = unit == "bytes" ? humanBytes(used) + " / " + humanBytes(limit)
+                                                 : fmt::format("{} / {} {}", used, limit, unit);
+      const double ratio = r.value("used_ratio", 0.0);
+      const std::string key = r.value("key", "");
+      std::printf("  %-36s %26s %4.0f %%  %s%s\n", r.value("name", "").c_str(), amount.c_str(),
+                  ratio * 100, key.empty() ? "(fixed)" : key.c_str(),
+                  ratio >= 0.9 ? "  <- near its limit" : "");
+    }
   }
   return 0;
 }
@@ -720,6 +766,7 @@ int cmdRun(const Options& opts) {
     if (metric_store) {
       q->addSection("metric_store", [metric_store] { return metric_store->statusJson(); });
     }
+    q->addSection("resources", [d] { return resourcesStatus(d->resources()); });
     Telemetry* telemetry = &daemon.telemetry();
     q->addSection("telemetry", [telemetry] { return telemetryStatus(*telemetry); });
     daemon.addComponent(std::move(q));

@@ -312,4 +312,19 @@ void Daemon::applyReload(ConfigResult result) {
   }
 }
 
+Resources Daemon::resources() const {
+  Resources out;
+  out.push_back({.name = "workers.queue",
+                 .unit = "jobs",
+                 .used = workers_->queued(),
+                 .limit = workers_->maxQueued(),
+                 .key = "",
+                 .note = "compression, encoding and check runs waiting for a worker thread "
+                         "(worker_threads); past it a job is refused and its producer retries"});
+  for (const auto& c : components_) {
+    c->resources(out);
+  }
+  return out;
+}
+
 }  // namespace outpost

@@ -38,6 +38,9 @@ class Daemon {
   WorkerPool& workers() { return *workers_; }
   Telemetry& telemetry() { return telemetry_; }
   const LoadedConfig& config() const { return config_; }
+  // Loop thread. Every bounded resource against its limit: the worker pool's queue, then each
+  // component's (Component::resources), in start order.
+  Resources resources() const;
 
  private:
   void stopNext();  // stops components_ from the back, one at a time

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/config.h"
+#include "core/resources.h"
 
 namespace outpost {
 
@@ -23,6 +24,9 @@ class Component {
   virtual void stop(std::function<void()> done) = 0;
   // A reloaded configuration was accepted (SIGHUP).
   virtual void reconfigure(const LoadedConfig& config) { (void)config; }
+  // Appends what its bounded queues, buffers, stores and caches hold against their limits
+  // (shown by `outpost status`).
+  virtual void resources(Resources& out) const { (void)out; }
 };
 
 using ComponentPtr = std::unique_ptr<Component>;

@@ -137,4 +137,9 @@ size_t WorkerPool::inFlight() const {
   return in_flight_;
 }
 
+size_t WorkerPool::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
 }  // namespace outpost

@@ -40,6 +40,8 @@ class WorkerPool {
 
   size_t threads() const { return threads_.size(); }
   size_t inFlight() const;  // loop thread: queued + running + awaiting `done`
+  size_t queued() const;    // jobs not started yet
+  size_t maxQueued() const { return max_queued_; }
 
  private:
   struct Job {

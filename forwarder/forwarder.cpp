@@ -782,6 +782,28 @@ std::vector<Forwarder::EndpointStatus> Forwarder::status() const {
   return out;
 }
 
+void Forwarder::resources(Resources& out) const {
+  const bool spool = !options_.spool_dir.empty() && options_.spool_max_bytes > 0;
+  for (const auto& s : status()) {
+    out.push_back({.name = fmt::format("forwarder.memory{{endpoint:{}}}", s.name),
+                   .unit = "bytes",
+                   .used = s.queued_bytes,
+                   .limit = options_.memory_budget_bytes,
+                   .key = "forwarder_retry_queue_payloads_max_size",
+                   .note = spool ? "past it payloads wait in the disk spool"
+                                 : "past it the sources are pushed back, metrics dropped"});
+    if (spool) {
+      out.push_back({.name = fmt::format("forwarder.spool{{endpoint:{}}}", s.name),
+                     .unit = "bytes",
+                     .used = s.spool_bytes,
+                     .limit = options_.spool_max_bytes,
+                     .key = "forwarder_storage_max_size_in_bytes",
+                     .note = "past it (or forwarder_storage_max_disk_ratio) the oldest payloads "
+                             "are dropped and counted"});
+    }
+  }
+}
+
 void Forwarder::reconfigure(const LoadedConfig& config) {
   const Endpoints next = resolveEndpoints(config.config);
   size_t matched = 0;

@@ -68,7 +68,7 @@ class Forwarder : public Component {
     Encoding logs_encoding = Encoding::kZstd;
     int logs_level = 1;
     Encoding traces_encoding = Encoding::kGzip;
-    int traces_level = 1;  // the trace-agent writes gzip at its best speed
+    int traces_level = 1;                      // the trace-agent writes gzip at its best speed
     uint64_t validate_interval_ms = 3600'000;  // API key check against /api/v1/validate; 0: off
   };
   static Options optionsFrom(const Config& config);
@@ -99,6 +99,9 @@ class Forwarder : public Component {
     bool api_key_invalid = false;
   };
   std::vector<EndpointStatus> status() const;
+  // Per endpoint: the payloads waiting in memory against memory_budget_bytes, and the spool on
+  // disk against spool_max_bytes.
+  void resources(Resources& out) const override;
 
   std::string_view name() const override { return "forwarder"; }
   bool start() override;

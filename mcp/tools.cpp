@@ -388,7 +388,8 @@ std::vector<Tool> makeTools() {
                output({{"spans", {{"type", "array"}}}}), getTrace});
   t.push_back({"agent_status", "Agent status",
                "The agent's status: version, uptime, forwarding, forwarder endpoints, log "
-               "files and their lag, checks, DogStatsD, searches, internal counters.",
+               "files and their lag, checks, DogStatsD, searches, every bounded queue, buffer, "
+               "store and cache against its limit (section resources), internal counters.",
                object({{"section", str("only this section (forwarder, logs, checks, ...)")}}),
                output({{"version", {{"type", "string"}}}}), agentStatus});
   t.push_back({"list_checks", "Host checks",

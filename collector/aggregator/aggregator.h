@@ -71,6 +71,7 @@ class Aggregator {
   Flush flush(int64_t now);
 
   size_t contexts() const { return live_; }
+  size_t contextLimit() const { return options_.context_limit; }
   // Bytes held by contexts, interned strings, the index and pending bucket values (approximate:
   // allocator overhead and sketch internals not counted).
   size_t memoryBytes() const;

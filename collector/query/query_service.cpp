@@ -24,6 +24,11 @@
 
 namespace outpost::query {
 
+namespace {
+// Clients of the query socket at once (outpost status, outpost-mcp calls, curl).
+constexpr size_t kMaxConnections = 64;
+}  // namespace
+
 HttpResponse errorResponse(int status, std::string_view error, std::string_view detail) {
   nlohmann::json j = {{"error", error}, {"detail", detail}};
   return HttpResponse::json(status, j.dump());
@@ -102,7 +107,7 @@ bool QueryService::start() {
   HttpServer::Options o;
   o.name = "query";
   o.max_body_bytes = 1 << 20;
-  o.max_connections = 64;
+  o.max_connections = kMaxConnections;
   server_ = std::make_unique<HttpServer>(
       loop_, o,
       [this](HttpRequest& req, HttpServer::Respond respond) { handle(req, std::move(respond)); },
@@ -162,6 +167,75 @@ void QueryService::stop(std::function<void()> done) {
     search_pool_->drain(std::move(after_searches));
   } else {
     after_searches();
+  }
+}
+
+void QueryService::resources(Resources& out) const {
+  out.push_back({.name = "query.connections",
+                 .unit = "connections",
+                 .used = server_ ? server_->openConnections() : 0,
+                 .limit = kMaxConnections,
+                 .key = "",
+                 .note = "clients of the query socket; past it new ones are closed at once"});
+  out.push_back({.name = "query.searches_running",
+                 .unit = "searches",
+                 .used = running_.size(),
+                 .limit = options_.max_concurrent_searches,
+                 .key = "query.max_concurrent_searches",
+                 .note = "past it searches wait in the queue"});
+  out.push_back({.name = "query.searches_queued",
+                 .unit = "searches",
+                 .used = queued_.size(),
+                 .limit = options_.max_queued_searches,
+                 .key = "query.max_queued_searches",
+                 .note = "past it searches are answered 429"});
+  out.push_back({.name = "query.results",
+                 .unit = "bytes",
+                 .used = results_.bytes(),
+                 .limit = results_.maxBytes(),
+                 .key = "query.results_max_bytes",
+                 .note = "search results kept beyond an answer; the oldest go first",
+                 .full_is_normal = true});
+  out.push_back({.name = "query.cache",
+                 .unit = "bytes",
+                 .used = cache_.bytes(),
+                 .limit = options_.cache_max_bytes,
+                 .key = "query.cache_max_bytes",
+                 .note = "recent answers; the oldest go first",
+                 .full_is_normal = true});
+  auto sized = [](const nlohmann::json& j, const char* used, const char* limit) {
+    return std::pair<uint64_t, uint64_t>{j.value(used, uint64_t{0}), j.value(limit, uint64_t{0})};
+  };
+  if (options_.recent_logs) {
+    const auto [used, limit] = sized(options_.recent_logs->statusJson(), "bytes", "max_bytes");
+    out.push_back({.name = "query.recent_logs",
+                   .unit = "bytes",
+                   .used = used,
+                   .limit = limit,
+                   .key = "query.logs_buffer_bytes",
+                   .note = "a ring: the oldest lines are overwritten",
+                   .full_is_normal = true});
+  }
+  if (options_.metrics) {
+    const auto s = options_.metrics->stats();
+    out.push_back({.name = "query.metric_contexts",
+                   .unit = "contexts",
+                   .used = s.contexts,
+                   .limit = s.max_contexts,
+                   .key = "query.metrics_max_contexts",
+                   .note = fmt::format("about {:.1f} MiB now; past it new contexts are not kept "
+                                       "(counted)",
+                                       static_cast<double>(s.bytes) / 1048576.0)});
+  }
+  if (options_.traces) {
+    const auto [used, limit] = sized(options_.traces->statusJson(), "bytes", "max_bytes");
+    out.push_back({.name = "query.traces",
+                   .unit = "bytes",
+                   .used = used,
+                   .limit = limit,
+                   .key = "query.traces_max_bytes",
+                   .note = "recent sampled traces; the oldest go first",
+                   .full_is_normal = true});
   }
 }
 
@@ -244,6 +318,18 @@ nlohmann::json QueryService::warnings(const nlohmann::json& doc) const {
   if (const auto* errors = array("logs", "errors")) {
     for (const auto& e : *errors) {
       out.push_back("logs: " + (e.is_string() ? e.get<std::string>() : e.dump()));
+    }
+  }
+  if (doc.contains("resources") && doc["resources"].is_array()) {
+    for (const auto& r : doc["resources"]) {
+      if (!r.value("full_is_normal", false) && r.value("limit", uint64_t{0}) > 0 &&
+          r.value("used", uint64_t{0}) >= r.value("limit", uint64_t{0})) {
+        const std::string key = r.value("key", std::string());
+        out.push_back(fmt::format("{} at its limit ({} {}){}: {}", r.value("name", std::string()),
+                                  r.value("limit", uint64_t{0}), r.value("unit", std::string()),
+                                  key.empty() ? "" : ", raised by " + key,
+                                  r.value("note", std::string())));
+      }
     }
   }
   if (const auto* instances = array("checks", "instances")) {

@@ -87,6 +87,9 @@ class QueryService : public Component {
   nlohmann::json status() const;
   // Searches running and waiting now, and the limits.
   nlohmann::json searchStatus() const;
+  // Its connections, searches, kept results and cache, and the stores it answers from (recent
+  // logs, metrics, traces), each against its limit.
+  void resources(Resources& out) const override;
   // The status document's "warnings": configuration warnings, a rejected API key, files not
   // tailed, failing checks.
   nlohmann::json warnings(const nlohmann::json& doc) const;

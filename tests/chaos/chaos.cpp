@@ -368,6 +368,61 @@ double telemetry(const nlohmann::json& status, const std::string& prefix) {
   return sum;
 }
 
+// The fullest each bounded resource of the status's "resources" section has been, over the
+// status documents sampled.
+struct ResourcePeaks {
+  struct Peak {
+    uint64_t used = 0, limit = 0;
+    std::string unit;
+  };
+  std::map<std::string, Peak> peaks;
+  size_t samples = 0;
+
+  void sample(const nlohmann::json& status) {
+    if (!status.is_object() || !status.contains("resources")) {
+      return;
+    }
+    ++samples;
+    for (const auto& r : status["resources"]) {
+      Peak& p = peaks[r.value("name", std::string())];
+      p.used = std::max(p.used, r.value("used", uint64_t{0}));
+      p.limit = r.value("limit", uint64_t{0});
+      p.unit = r.value("unit", std::string());
+    }
+  }
+  // Every resource seen at or under its limit, in every sample.
+  bool within() const {
+    return samples > 0 && std::all_of(peaks.begin(), peaks.end(), [](const auto& kv) {
+             return kv.second.used <= kv.second.limit;
+           });
+  }
+  // "name 12 % (used/limit unit), ..." for the `n` fullest.
+  std::string fullest(size_t n) const {
+    std::vector<std::pair<double, std::string>> v;
+    for (const auto& [name, p] : peaks) {
+      const double ratio =
+          p.limit > 0 ? static_cast<double>(p.used) / static_cast<double>(p.limit) : 0;
+      char b[256];
+      if (p.unit == "bytes") {
+        std::snprintf(b, sizeof b, "%s %.0f %% (%.1f of %.1f MiB)", name.c_str(), ratio * 100,
+                      static_cast<double>(p.used) / 1048576.0,
+                      static_cast<double>(p.limit) / 1048576.0);
+      } else {
+        std::snprintf(b, sizeof b, "%s %.0f %% (%llu of %llu %s)", name.c_str(), ratio * 100,
+                      static_cast<unsigned long long>(p.used),
+                      static_cast<unsigned long long>(p.limit), p.unit.c_str());
+      }
+      v.emplace_back(ratio, b);
+    }
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::string out;
+    for (size_t i = 0; i < v.size() && i < n; ++i) {
+      out += (i ? ", " : "") + v[i].second;
+    }
+    return out;
+  }
+};
+
 // --- the table -------------------------------------------------------------------------------
 
 struct Row {
@@ -640,11 +695,12 @@ Row outage(int seconds, bool disk_full) {
   uint64_t spool_peak = 0;
   double worst_latency = 0;
   double rss_peak = 0;
+  ResourcePeaks resources;
   while (secondsSince(t_outage) < seconds) {
     std::this_thread::sleep_for(1s);
     spool_peak = std::max(spool_peak, duBytes(disk_full ? tmpfs : s.dir.file("run")));
     double lat = 0;
-    a.status(&lat);
+    resources.sample(a.status(&lat));
     worst_latency = std::max(worst_latency, lat);
     rss_peak = std::max(rss_peak, rssMib(a.pid()));
     got.poll();  // (accepted payloads counted, the refused ones let go)
@@ -684,18 +740,19 @@ Row outage(int seconds, bool disk_full) {
   const bool rss_ok = rss_peak <= rss_before + budget_mib + stores_growth + 16;
   const bool spool_ok = spool_peak <= (disk_full ? (1u << 20) : cap + (1u << 20));
   row.pass = all && missing == 0 && rss_ok && spool_ok && worst_latency < 2.0 && rc == 0 &&
-             (!disk_full || dropped > 0);
+             (!disk_full || dropped > 0) && resources.within();
   char budget_text[32];
   std::snprintf(budget_text, sizeof budget_text, "%.2f", budget_mib);
-  row.notes = std::string(rss_ok ? "" : "RSS OVER BUDGET; ") +
-              (spool_ok ? "" : "SPOOL OVER CAP; ") + "spool peak " +
-              num(static_cast<double>(spool_peak) / 1024.0) + " KiB (cap " +
-              num(static_cast<double>(disk_full ? 1u << 20 : cap) / 1024.0) + "), peak RSS " +
-              num(rss_before) + " MiB before the outage, memory budget " + budget_text +
-              " MiB, query stores grew " + num(stores_growth) +
-              " MiB, payloads counted as dropped " + num(dropped) + ", status answered within " +
-              std::to_string(worst_latency) + " s, logs backpressure events " +
-              num(telemetry(st_outage, "outpost.logs.backpressure_events"));
+  row.notes =
+      std::string(rss_ok ? "" : "RSS OVER BUDGET; ") + (spool_ok ? "" : "SPOOL OVER CAP; ") +
+      "spool peak " + num(static_cast<double>(spool_peak) / 1024.0) + " KiB (cap " +
+      num(static_cast<double>(disk_full ? 1u << 20 : cap) / 1024.0) + "), peak RSS " +
+      num(rss_before) + " MiB before the outage, memory budget " + budget_text +
+      " MiB, query stores grew " + num(stores_growth) + " MiB, payloads counted as dropped " +
+      num(dropped) + ", status answered within " + std::to_string(worst_latency) +
+      " s, logs backpressure events " +
+      num(telemetry(st_outage, "outpost.logs.backpressure_events")) + "; status resources " +
+      (resources.within() ? "within" : "OVER") + " their limits, fullest: " + resources.fullest(3);
   print(row);
   return row;
 }
@@ -1052,10 +1109,12 @@ Row soak(int seconds) {
   writer.start();
   load.start();
   std::vector<double> rss;
+  ResourcePeaks resources;
   const auto t0 = Clock::now();
   while (secondsSince(t0) < seconds && a.alive()) {
     std::this_thread::sleep_for(10s);
     rss.push_back(rssMib(a.pid()));
+    resources.sample(a.status());
     got.poll();
     // Searches and tails too, as an agent would ask.
     query::queryPost(s.socket, "/v1/logs/search", R"({"query":"seq=00000","limit":20})");
@@ -1087,11 +1146,12 @@ Row soak(int seconds) {
   row.delivered = num(static_cast<double>(written - missing)) + " lines";
   row.duplicates = std::to_string(dups);
   row.peak_rss_mib = rss.empty() ? 0 : *std::max_element(rss.begin(), rss.end());
-  row.pass = all && missing == 0 && flat && rc == 0;
+  row.pass = all && missing == 0 && flat && rc == 0 && resources.within();
   char b[200];
   std::snprintf(b, sizeof b, "RSS mean %.1f MiB in the 2nd quarter, %.1f MiB in the last (%s)",
                 second_q, last_q, flat ? "flat" : "GROWING");
-  row.notes = b;
+  row.notes = std::string(b) + "; status resources " + (resources.within() ? "within" : "OVER") +
+              " their limits in every sample, fullest: " + resources.fullest(4);
   print(row);
   return row;
 }

@@ -1237,11 +1237,146 @@ TEST(QueryProcessTest, StatusWarnings) {
   EXPECT_NE(all.find("configuration: "), std::string::npos) << all;
   EXPECT_NE(all.find("hostnme_typo"), std::string::npos) << all;
   EXPECT_NE(all.find("1 log files not tailed"), std::string::npos) << all;
+  EXPECT_NE(all.find("logs.open_files at its limit (1 files), raised by "
+                     "logs_config.open_files_limit"),
+            std::string::npos)
+      << all;
   const auto text =
       testing::runCommand({OUTPOST_BIN, "status", "-c", dir.path()}, {}, std::chrono::seconds(10));
   EXPECT_EQ(text.code, 0) << text.err;
   EXPECT_NE(text.out.find("Warnings"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("not tailed: over logs_config.open_files_limit"), std::string::npos);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
+// Every bounded queue, buffer, store and cache in /v1/status's "resources", with the limits the
+// configuration set (non-default values here), what it holds, and a warning for one that is
+// full (DogStatsD contexts) but not for a ring that is (the recent-logs ring is not full here).
+TEST(QueryProcessTest, ResourcesAgainstTheirLimits) {
+  FakeIntakeThread intake;
+  ASSERT_TRUE(intake.start());
+  TempDir dir;
+  const int dsd_port = testing::freeUdpPort();
+  const int apm_port = testing::freeTcpPort();
+  std::string lines;
+  for (int i = 0; i < 200; ++i) {
+    lines += "2026-12-07T10:00:00Z line " + std::to_string(i) + "\n";
+  }
+  dir.write("logs/app.log", "");
+  dir.write("conf.d/app.d/conf.yaml", "logs:\n  - type: file\n    path: " +
+                                          dir.file("logs/app.log") + "\n    service: app\n");
+  dir.write("outpost.yaml",
+            "api_key: 0123456789abcdef0123456789abcdef\nhostname: res-host\n"
+            "query_socket: query.sock\ndd_url: " +
+                intake.url() + "\nrun_path: " + dir.file("run") +
+                "\nlogs_enabled: true\nlogs_config:\n  open_files_limit: 7\n"
+                "  batch_wait: 0.1\n  logs_dd_url: " +
+                intake.url() +
+                "\n"
+                "forwarder_retry_queue_payloads_max_size: 6291456\n"
+                "forwarder_storage_max_size_in_bytes: 52428800\n"
+                "dogstatsd_port: " +
+                std::to_string(dsd_port) +
+                "\ndogstatsd_context_limit: 3\n"
+                "apm_config:\n  receiver_port: " +
+                std::to_string(apm_port) + "\n  apm_dd_url: " + intake.url() +
+                "\n  connection_limit: 50\n  obfuscation:\n    cache:\n      max_size: 100000\n"
+                "query:\n  logs_buffer_bytes: 1048576\n  metrics_max_contexts: 500\n"
+                "  traces_max_bytes: 2097152\n  results_max_bytes: 3000000\n"
+                "  cache_max_bytes: 400000\n  max_concurrent_searches: 3\n"
+                "  max_queued_searches: 9\n");
+  NotifySocket notify(dir.file("notify.sock"));
+  Process p({OUTPOST_BIN, "run", "-c", dir.path()}, {{"NOTIFY_SOCKET", notify.path()}}, dir);
+  ASSERT_TRUE(notify.waitFor("READY=1", 5s)) << p.err();
+  const std::string socket = dir.file("run/query.sock");
+  {
+    std::ofstream f(dir.file("logs/app.log"), std::ios::app);
+    f << lines;
+  }
+  // Five contexts against a limit of three.
+  sendUdp(dsd_port, "r.a:1|c\nr.b:1|c\nr.c:1|c\nr.d:1|c\nr.e:1|c");
+
+  std::map<std::string, nlohmann::json> by_name;
+  nlohmann::json doc;
+  for (int i = 0; i < 100; ++i) {
+    const auto r = query::queryGet(socket, "/v1/status");
+    ASSERT_EQ(r.status, 200) << r.error << p.err();
+    doc = nlohmann::json::parse(r.body);
+    by_name.clear();
+    for (const auto& r : doc["resources"]) {
+      by_name[r["name"].get<std::string>()] = r;
+    }
+    if (by_name.count("dogstatsd.contexts") &&
+        by_name["dogstatsd.contexts"]["used"].get<uint64_t>() == 3 &&
+        by_name.count("query.recent_logs") &&
+        by_name["query.recent_logs"]["used"].get<uint64_t>() > 0) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);  // polling another process
+  }
+  // name -> (limit, key) as configured (or fixed)
+  const std::map<std::string, std::pair<uint64_t, std::string>> expected = {
+      {"workers.queue", {1024, ""}},
+      {"forwarder.memory{endpoint:metrics}", {6291456, "forwarder_retry_queue_payloads_max_size"}},
+      {"forwarder.spool{endpoint:metrics}", {52428800, "forwarder_storage_max_size_in_bytes"}},
+      {"forwarder.memory{endpoint:logs}", {6291456, "forwarder_retry_queue_payloads_max_size"}},
+      {"forwarder.memory{endpoint:traces}", {6291456, "forwarder_retry_queue_payloads_max_size"}},
+      {"logs.inflight", {3145728, "forwarder_retry_queue_payloads_max_size"}},
+      {"logs.open_files", {7, "logs_config.open_files_limit"}},
+      {"dogstatsd.contexts", {3, "dogstatsd_context_limit"}},
+      {"traces.connections", {50, "apm_config.connection_limit"}},
+      {"traces.pending", {64u << 20, ""}},
+      {"traces.buffer", {1000000, ""}},
+      {"traces.stats_groups", {100000, ""}},
+      {"traces.sampler_signatures", {2000, ""}},
+      {"traces.obfuscation_cache", {100000, "apm_config.obfuscation.cache.max_size"}},
+      {"query.connections", {64, ""}},
+      {"query.searches_running", {3, "query.max_concurrent_searches"}},
+      {"query.searches_queued", {9, "query.max_queued_searches"}},
+      {"query.results", {3000000, "query.results_max_bytes"}},
+      {"query.cache", {400000, "query.cache_max_bytes"}},
+      {"query.recent_logs", {1048576, "query.logs_buffer_bytes"}},
+      {"query.metric_contexts", {500, "query.metrics_max_contexts"}},
+      {"query.traces", {2097152, "query.traces_max_bytes"}},
+  };
+  for (const auto& [name, limit_key] : expected) {
+    ASSERT_TRUE(by_name.count(name)) << name << " missing: " << doc["resources"].dump();
+    const auto& r = by_name[name];
+    EXPECT_EQ(r["limit"].get<uint64_t>(), limit_key.first) << name;
+    EXPECT_EQ(r["key"], limit_key.second) << name;
+    EXPECT_LE(r["used"].get<uint64_t>(), r["limit"].get<uint64_t>()) << name;
+    EXPECT_FALSE(r["unit"].get<std::string>().empty()) << name;
+    EXPECT_FALSE(r["note"].get<std::string>().empty()) << name;
+  }
+  EXPECT_EQ(by_name["dogstatsd.contexts"]["used"], 3) << doc["resources"].dump();
+  EXPECT_DOUBLE_EQ(by_name["dogstatsd.contexts"]["used_ratio"].get<double>(), 1.0);
+  EXPECT_EQ(by_name["logs.open_files"]["used"], 1);
+  EXPECT_EQ(by_name["query.connections"]["used"], 1);  // this request
+  EXPECT_GT(by_name["query.recent_logs"]["used"].get<uint64_t>(), 200u * 20);
+  EXPECT_TRUE(by_name["query.recent_logs"]["full_is_normal"].get<bool>());
+  // The one at its limit is a warning naming the key that raises it; nothing else is.
+  const std::string warnings = doc["warnings"].dump();
+  EXPECT_NE(warnings.find("dogstatsd.contexts at its limit (3 contexts), raised by "
+                          "dogstatsd_context_limit"),
+            std::string::npos)
+      << warnings;
+  EXPECT_EQ(doc["warnings"].size(), 1u) << warnings;
+  {
+    const auto r = query::queryGet(socket, "/v1/status?section=resources");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(nlohmann::json::parse(r.body).size(), doc["resources"].size());
+  }
+
+  // `outpost status` prints them as a table with the key, the full one flagged.
+  const auto text =
+      testing::runCommand({OUTPOST_BIN, "status", "-c", dir.path()}, {}, std::chrono::seconds(10));
+  EXPECT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("Resources (used / limit"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("forwarder_storage_max_size_in_bytes"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("50.0 MiB"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("3 / 3 contexts"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("<- near its limit"), std::string::npos) << text.out;
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(10s), 0) << p.err();
 }

@@ -245,4 +245,15 @@ void DogStatsdSource::flush(int64_t now) {
   }
 }
 
+void DogStatsdSource::resources(Resources& out) const {
+  out.push_back({.name = "dogstatsd.contexts",
+                 .unit = "contexts",
+                 .used = aggregator_.contexts(),
+                 .limit = aggregator_.contextLimit(),
+                 .key = "dogstatsd_context_limit",
+                 .note = fmt::format("about {:.1f} MiB now; past it new contexts are dropped and "
+                                     "counted",
+                                     static_cast<double>(aggregator_.memoryBytes()) / 1048576.0)});
+}
+
 }  // namespace outpost::dogstatsd

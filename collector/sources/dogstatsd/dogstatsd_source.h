@@ -51,6 +51,8 @@ class DogStatsdSource : public Component, private Handler {
   void flush(int64_t now);
   const DogStatsdListeners& listeners() const { return *listeners_; }
   size_t contexts() const { return aggregator_.contexts(); }
+  // Live contexts against dogstatsd_context_limit.
+  void resources(Resources& out) const override;
 
   using FlushObserver =
       std::function<void(const std::vector<Serie>&, const std::vector<SketchSerie>&)>;

@@ -1263,4 +1263,26 @@ LogsSource::Status LogsSource::status() const {
   return s;
 }
 
+void LogsSource::resources(Resources& out) const {
+  if (batcher_) {
+    out.push_back({.name = "logs.inflight",
+                   .unit = "bytes",
+                   .used = batcher_->inflightBytes(),
+                   .limit = options_.max_inflight_bytes,
+                   .key = "forwarder_retry_queue_payloads_max_size",
+                   .note = "half of it, 1-32 MiB; past it reading pauses until the intake "
+                           "acknowledges (files wait on disk)"});
+  }
+  size_t active = 0;
+  for (const auto& t : tailed_) {
+    active += t->tailer && !t->draining ? 1 : 0;
+  }
+  out.push_back({.name = "logs.open_files",
+                 .unit = "files",
+                 .used = active,
+                 .limit = options_.open_files_limit,
+                 .key = "logs_config.open_files_limit",
+                 .note = "past it the most recently modified are tailed, the rest listed"});
+}
+
 }  // namespace outpost::logs

@@ -90,6 +90,9 @@ class LogsSource : public Component {
     uint64_t rotations = 0;
   };
   Status status() const;
+  // Bytes read and not yet acknowledged by the intake against max_inflight_bytes; files tailed
+  // against open_files_limit.
+  void resources(Resources& out) const override;
 
   // Test hook: run a scan now.
   void scanNow();

@@ -152,10 +152,15 @@ void Concentrator::add(const TracerPayload& payload, const TraceChunk& chunk, in
     h = mix(h, endpoint);
     h = mix(h, (static_cast<uint64_t>(status) << 8) | (synthetics ? 1u : 0u) |
                    (static_cast<uint64_t>(trace_root) << 4));
-    auto& slot = buckets_[start].groups[h];
-    if (!slot) {
-      slot = std::make_unique<Group>();
-      Group& g = *slot;
+    auto& groups = buckets_[start].groups;
+    auto found = groups.find(h);
+    if (found == groups.end()) {
+      if (memoryEntries() >= o_.max_entries) {
+        ++dropped_spans_;
+        continue;
+      }
+      found = groups.emplace(h, std::make_unique<Group>()).first;
+      Group& g = *found->second;
       g.hostname = hostname;
       g.env = env;
       g.version = version;
@@ -173,7 +178,7 @@ void Concentrator::add(const TracerPayload& payload, const TraceChunk& chunk, in
       g.stats.http_endpoint = endpoint;
       g.stats.db_type = metaOr(s, "db.type");
     }
-    Group& g = *slot;
+    Group& g = *found->second;
     g.hits += weight;
     if (top) {
       g.top_level_hits += weight;

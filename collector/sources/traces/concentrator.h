@@ -25,6 +25,10 @@ struct ConcentratorOptions {
   int64_t bucket_ns = 10'000'000'000;
   int buffer_len = 2;  // closed buckets kept for late spans before they are flushed
   size_t max_entries_per_payload = 4000;
+  // Groups held across the open buckets at most (each about 1-2 KB with its two sketches): a
+  // tracer with unbounded resource names cannot grow the stats without end. Spans of new
+  // groups past it are left out of the stats and counted (droppedSpans).
+  size_t max_entries = 100'000;
 };
 
 class Concentrator {
@@ -36,6 +40,8 @@ class Concentrator {
   // Bodies for the buckets older than now - buffer_len buckets (all of them when `force`).
   std::vector<std::string> flush(int64_t now_ns, bool force);
   size_t memoryEntries() const;
+  size_t maxEntries() const { return o_.max_entries; }
+  uint64_t droppedSpans() const { return dropped_spans_; }
 
  private:
   struct Group;
@@ -46,6 +52,7 @@ class Concentrator {
   ConcentratorOptions o_;
   std::map<int64_t, Bucket> buckets_;  // by start (ns)
   int64_t oldest_open_ = 0;            // buckets before it were flushed; late spans go there
+  uint64_t dropped_spans_ = 0;         // past max_entries
 };
 
 }  // namespace outpost::traces

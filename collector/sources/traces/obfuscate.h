@@ -37,6 +37,7 @@ struct ObfuscationOptions {  // apm_config.obfuscation.*
 class Obfuscator {
  public:
   explicit Obfuscator(ObfuscationOptions o) : o_(o) {}
+  const ObfuscationOptions& options() const { return o_; }
 
   struct CacheStats {
     uint64_t hits = 0;

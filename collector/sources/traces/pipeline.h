@@ -56,6 +56,10 @@ class TracePipeline {
   AgentPayloadBuffer& buffer() { return buffer_; }
   Concentrator& concentrator() { return concentrator_; }
   Sampler& sampler() { return sampler_; }
+  const Sampler& sampler() const { return sampler_; }
+  const Concentrator& concentrator() const { return concentrator_; }
+  const AgentPayloadBuffer& buffer() const { return buffer_; }
+  const Obfuscator& obfuscator() const { return obfuscator_; }
   const ConcentratorOptions& statsOptions() const { return stats_options_; }
   const NormalizeCounts& normalizeCounts() const { return normalize_counts_; }
 

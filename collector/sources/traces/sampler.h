@@ -48,6 +48,7 @@ class Sampler {
   const std::string& rateByServiceJson() const { return json_; }
   uint64_t ratesVersion() const { return version_; }
   size_t signatures() const { return signatures_.size(); }
+  size_t maxSignatures() const { return o_.max_signatures; }
   double rateFor(std::string_view service, std::string_view env) const;
 
  private:

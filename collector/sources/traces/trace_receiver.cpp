@@ -459,4 +459,52 @@ void TraceReceiver::submit(std::string route, std::string content_type, std::str
   }
 }
 
+void TraceReceiver::resources(Resources& out) const {
+  out.push_back({.name = "traces.connections",
+                 .unit = "connections",
+                 .used = server_ ? server_->openConnections() : 0,
+                 .limit = options_.connection_limit,
+                 .key = "apm_config.connection_limit",
+                 .note = "past it new connections are closed at once and counted"});
+  out.push_back({.name = "traces.pending",
+                 .unit = "bytes",
+                 .used = *pending_bytes_,
+                 .limit = options_.max_pending_bytes,
+                 .key = "",
+                 .note = "handed to the forwarder, not acknowledged; past it requests are "
+                         "refused as overload (counted)"});
+  out.push_back({.name = "traces.buffer",
+                 .unit = "bytes",
+                 .used = pipeline_.buffer().bytes(),
+                 .limit = options_.max_buffer_bytes,
+                 .key = "",
+                 .note = "kept chunks encoded; sent as an AgentPayload when it passes the limit",
+                 .full_is_normal = true});
+  const Concentrator& stats = pipeline_.concentrator();
+  out.push_back({.name = "traces.stats_groups",
+                 .unit = "groups",
+                 .used = stats.memoryEntries(),
+                 .limit = stats.maxEntries(),
+                 .key = "",
+                 .note = fmt::format("APM stats aggregation keys in the open buckets; past it "
+                                     "spans of new keys are left out ({} so far)",
+                                     stats.droppedSpans())});
+  out.push_back({.name = "traces.sampler_signatures",
+                 .unit = "signatures",
+                 .used = pipeline_.sampler().signatures(),
+                 .limit = pipeline_.sampler().maxSignatures(),
+                 .key = "",
+                 .note = "(service, env) pairs with a rate of their own; more share the default"});
+  const Obfuscator& obfuscator = pipeline_.obfuscator();
+  if (obfuscator.options().cache) {
+    out.push_back({.name = "traces.obfuscation_cache",
+                   .unit = "bytes",
+                   .used = obfuscator.cacheStats().bytes,
+                   .limit = obfuscator.options().cache_max_bytes,
+                   .key = "apm_config.obfuscation.cache.max_size",
+                   .note = "SQL obfuscations already computed; when full it starts over",
+                   .full_is_normal = true});
+  }
+}
+
 }  // namespace outpost::traces

@@ -68,6 +68,9 @@ class TraceReceiver : public Component {
   void stop(std::function<void()> done) override;
 
   int port() const;  // bound TCP port (tests use port 0)
+  // Tracer connections, bytes waiting for the intake, the trace buffer, the stats groups, the
+  // sampler's signatures and the obfuscation cache, each against its limit.
+  void resources(Resources& out) const override;
   // The /info document (tab-indented JSON) and its hash (Datadog-Agent-State).
   const std::string& infoJson() const { return info_json_; }
 

@@ -186,6 +186,40 @@ TEST(ConcentratorTest, SplitsAtTheEntryLimit) {
   EXPECT_EQ(s.size(), 250u);
 }
 
+// The groups held are bounded: spans of new keys past max_entries are left out and counted,
+// spans of keys already held still count, and a flush makes room again.
+TEST(ConcentratorTest, BoundedByMaxEntries) {
+  ConcentratorOptions o;
+  o.max_entries = 10;
+  Concentrator c(o);
+  TracerPayload p;
+  std::vector<std::string> resources;
+  for (int i = 0; i < 25; ++i) {
+    resources.push_back("r" + std::to_string(i));
+  }
+  auto add = [&](int i) {
+    TraceChunk chunk;
+    Span s = statSpan(1, 0, "svc", resources[i], kT0, 10);
+    s.metrics = {{"_top_level", 1}};
+    chunk.spans = {s};
+    c.add(p, chunk, kT0);
+  };
+  for (int i = 0; i < 25; ++i) {
+    add(i);
+  }
+  add(3);  // a key already held
+  EXPECT_EQ(c.memoryEntries(), 10u);
+  EXPECT_EQ(c.maxEntries(), 10u);
+  EXPECT_EQ(c.droppedSpans(), 15u);
+  auto s = sums(c.flush(kT0, true));
+  EXPECT_EQ(s.size(), 10u);
+  EXPECT_EQ(s["svc|r3"].hits, 2u);
+  EXPECT_EQ(s.count("svc|r10"), 0u);
+  EXPECT_EQ(c.memoryEntries(), 0u);
+  add(20);
+  EXPECT_EQ(c.memoryEntries(), 1u);
+}
+
 TEST(StatsPayloadTest, ClientStatsRoundTripAndBadInput) {
   std::string body;
   MsgpackWriter w(body);
