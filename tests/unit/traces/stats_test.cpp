@@ -162,21 +162,31 @@ TEST(ConcentratorTest, HitsErrorsTopLevelDurationsAndBuckets) {
   EXPECT_EQ(c.memoryEntries(), 0u);
 }
 
+// Adds one top-level span of service "svc" with `resource`.
+void addTopLevel(Concentrator& c, const std::string& resource) {
+  TracerPayload p;
+  TraceChunk chunk;
+  Span s = statSpan(1, 0, "svc", resource, kT0, 10);
+  s.metrics = {{"_top_level", 1}};
+  chunk.spans = {s};
+  c.add(p, chunk, kT0);
+}
+
+std::vector<std::string> resourceNames(int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back("r" + std::to_string(i));
+  }
+  return out;
+}
+
 TEST(ConcentratorTest, SplitsAtTheEntryLimit) {
   ConcentratorOptions o;
   o.max_entries_per_payload = 100;
   Concentrator c(o);
-  TracerPayload p;
-  std::vector<std::string> resources;
-  for (int i = 0; i < 250; ++i) {
-    resources.push_back("r" + std::to_string(i));
-  }
-  for (int i = 0; i < 250; ++i) {
-    TraceChunk chunk;
-    Span s = statSpan(1, 0, "svc", resources[i], kT0, 10);
-    s.metrics = {{"_top_level", 1}};
-    chunk.spans = {s};
-    c.add(p, chunk, kT0);
+  const auto resources = resourceNames(250);
+  for (const auto& r : resources) {
+    addTopLevel(c, r);
   }
   bool split = false;
   const auto bodies = c.flush(kT0, true);
@@ -192,22 +202,11 @@ TEST(ConcentratorTest, BoundedByMaxEntries) {
   ConcentratorOptions o;
   o.max_entries = 10;
   Concentrator c(o);
-  TracerPayload p;
-  std::vector<std::string> resources;
-  for (int i = 0; i < 25; ++i) {
-    resources.push_back("r" + std::to_string(i));
+  const auto resources = resourceNames(25);
+  for (const auto& r : resources) {
+    addTopLevel(c, r);
   }
-  auto add = [&](int i) {
-    TraceChunk chunk;
-    Span s = statSpan(1, 0, "svc", resources[i], kT0, 10);
-    s.metrics = {{"_top_level", 1}};
-    chunk.spans = {s};
-    c.add(p, chunk, kT0);
-  };
-  for (int i = 0; i < 25; ++i) {
-    add(i);
-  }
-  add(3);  // a key already held
+  addTopLevel(c, resources[3]);  // a key already held
   EXPECT_EQ(c.memoryEntries(), 10u);
   EXPECT_EQ(c.maxEntries(), 10u);
   EXPECT_EQ(c.droppedSpans(), 15u);
@@ -216,7 +215,7 @@ TEST(ConcentratorTest, BoundedByMaxEntries) {
   EXPECT_EQ(s["svc|r3"].hits, 2u);
   EXPECT_EQ(s.count("svc|r10"), 0u);
   EXPECT_EQ(c.memoryEntries(), 0u);
-  add(20);
+  addTopLevel(c, resources[20]);
   EXPECT_EQ(c.memoryEntries(), 1u);
 }
 
