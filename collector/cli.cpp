@@ -306,7 +306,8 @@ nlohmann::json resourcesStatus(const Resources& resources) {
                     r.limit > 0 ? static_cast<double>(r.used) / static_cast<double>(r.limit) : 0.0},
                    {"key", r.key},
                    {"note", r.note},
-                   {"full_is_normal", r.full_is_normal}});
+                   {"full_is_normal", r.full_is_normal},
+                   {"slack", r.slack}});
   }
   return out;
 }

@@ -17,9 +17,12 @@ struct ResourceUsage {
   uint64_t limit = 0;
   std::string key;   // the configuration key that sets the limit; empty: fixed
   std::string note;  // what happens at the limit, in a few words
-  // A ring or cache that replaces its oldest entries: being full is its normal state, not a
-  // warning.
+  // A ring or cache that replaces its oldest entries, or a limit past which work only waits:
+  // being at it is normal, not a warning.
   bool full_is_normal = false;
+  // How far past `limit` used may go by design: a limit checked when an item is admitted lets
+  // the last item admitted (a payload, a batch, a request) pass it by its size.
+  uint64_t slack = 0;
 };
 
 using Resources = std::vector<ResourceUsage>;

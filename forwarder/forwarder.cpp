@@ -71,6 +71,7 @@ struct Forwarder::EndpointQueue {
   Endpoint endpoint;
   std::deque<Item> queue;     // oldest first
   uint64_t memory_bytes = 0;  // queued + in flight + waiting for the spool writer
+  uint64_t largest_cost = 0;  // the largest payload enqueued (how far past the budget it may go)
   size_t in_flight = 0;
   std::map<uint64_t, std::shared_ptr<Item>> requests;  // in flight, by http request id
   uint64_t blocked_until = 0;                          // loop ms
@@ -378,6 +379,7 @@ void Forwarder::enqueue(EndpointQueue& q, std::shared_ptr<Prepared> p,
     q.queue.push_back(std::move(item));
   }
   q.memory_bytes += size;
+  q.largest_cost = std::max(q.largest_cost, size);
   q.queued_bytes->set(static_cast<int64_t>(q.memory_bytes));
   q.queued_payloads->set(static_cast<int64_t>(q.queue.size()));
 }
@@ -784,14 +786,19 @@ std::vector<Forwarder::EndpointStatus> Forwarder::status() const {
 
 void Forwarder::resources(Resources& out) const {
   const bool spool = !options_.spool_dir.empty() && options_.spool_max_bytes > 0;
-  for (const auto& s : status()) {
+  const auto statuses = status();
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    const auto& s = statuses[i];
     out.push_back({.name = fmt::format("forwarder.memory{{endpoint:{}}}", s.name),
                    .unit = "bytes",
                    .used = s.queued_bytes,
                    .limit = options_.memory_budget_bytes,
                    .key = "forwarder_retry_queue_payloads_max_size",
-                   .note = spool ? "past it payloads wait in the disk spool"
-                                 : "past it the sources are pushed back, metrics dropped"});
+                   .note = spool ? "payloads are taken while under it (the last may pass it); "
+                                   "past it they wait in the disk spool"
+                                 : "payloads are taken while under it (the last may pass it); "
+                                   "past it the sources are pushed back",
+                   .slack = queues_[i]->largest_cost});
     if (spool) {
       out.push_back({.name = fmt::format("forwarder.spool{{endpoint:{}}}", s.name),
                      .unit = "bytes",

@@ -182,7 +182,8 @@ void QueryService::resources(Resources& out) const {
                  .used = running_.size(),
                  .limit = options_.max_concurrent_searches,
                  .key = "query.max_concurrent_searches",
-                 .note = "past it searches wait in the queue"});
+                 .note = "past it searches wait in the queue",
+                 .full_is_normal = true});
   out.push_back({.name = "query.searches_queued",
                  .unit = "searches",
                  .used = queued_.size(),

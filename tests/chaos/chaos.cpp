@@ -372,7 +372,7 @@ double telemetry(const nlohmann::json& status, const std::string& prefix) {
 // status documents sampled.
 struct ResourcePeaks {
   struct Peak {
-    uint64_t used = 0, limit = 0;
+    uint64_t used = 0, limit = 0, slack = 0;
     std::string unit;
   };
   std::map<std::string, Peak> peaks;
@@ -387,13 +387,15 @@ struct ResourcePeaks {
       Peak& p = peaks[r.value("name", std::string())];
       p.used = std::max(p.used, r.value("used", uint64_t{0}));
       p.limit = r.value("limit", uint64_t{0});
+      p.slack = std::max(p.slack, r.value("slack", uint64_t{0}));
       p.unit = r.value("unit", std::string());
     }
   }
-  // Every resource seen at or under its limit, in every sample.
+  // Every resource seen within its limit (plus the slack it declares: the last item a limit
+  // checked at admission let in), in every sample.
   bool within() const {
     return samples > 0 && std::all_of(peaks.begin(), peaks.end(), [](const auto& kv) {
-             return kv.second.used <= kv.second.limit;
+             return kv.second.used <= kv.second.limit + kv.second.slack;
            });
   }
   // "name 12 % (used/limit unit), ..." for the `n` fullest.

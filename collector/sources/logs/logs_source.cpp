@@ -1271,7 +1271,9 @@ void LogsSource::resources(Resources& out) const {
                    .limit = options_.max_inflight_bytes,
                    .key = "forwarder_retry_queue_payloads_max_size",
                    .note = "half of it, 1-32 MiB; past it reading pauses until the intake "
-                           "acknowledges (files wait on disk)"});
+                           "acknowledges (files wait on disk); the batch being cut may pass it",
+                   .full_is_normal = true,  // back-pressure: nothing is lost
+                   .slack = options_.batch_max_content_size});
   }
   size_t active = 0;
   for (const auto& t : tailed_) {
@@ -1282,7 +1284,8 @@ void LogsSource::resources(Resources& out) const {
                  .used = active,
                  .limit = options_.open_files_limit,
                  .key = "logs_config.open_files_limit",
-                 .note = "past it the most recently modified are tailed, the rest listed"});
+                 .note = "past it the most recently modified are tailed, the rest listed",
+                 .full_is_normal = true});  // (files left out are a warning of their own)
 }
 
 }  // namespace outpost::logs

@@ -59,11 +59,7 @@ Concentrator::Concentrator(ConcentratorOptions o) : o_(std::move(o)) {}
 Concentrator::~Concentrator() = default;
 
 size_t Concentrator::memoryEntries() const {
-  size_t n = 0;
-  for (const auto& [start, b] : buckets_) {
-    n += b.groups.size();
-  }
-  return n;
+  return entries_;
 }
 
 void Concentrator::add(const TracerPayload& payload, const TraceChunk& chunk, int64_t now_ns) {
@@ -152,15 +148,26 @@ void Concentrator::add(const TracerPayload& payload, const TraceChunk& chunk, in
     h = mix(h, endpoint);
     h = mix(h, (static_cast<uint64_t>(status) << 8) | (synthetics ? 1u : 0u) |
                    (static_cast<uint64_t>(trace_root) << 4));
-    auto& groups = buckets_[start].groups;
-    auto found = groups.find(h);
-    if (found == groups.end()) {
-      if (memoryEntries() >= o_.max_entries) {
-        ++dropped_spans_;
+    auto bucket = buckets_.find(start);
+    Group* group = nullptr;
+    if (bucket != buckets_.end()) {
+      if (auto it = bucket->second.groups.find(h); it != bucket->second.groups.end()) {
+        group = it->second.get();
+      }
+    }
+    if (group == nullptr) {
+      if (entries_ >= o_.max_entries) {
+        ++dropped_spans_;  // (and no bucket is made for it)
         continue;
       }
-      found = groups.emplace(h, std::make_unique<Group>()).first;
-      Group& g = *found->second;
+      if (bucket == buckets_.end()) {
+        bucket = buckets_.emplace(start, Bucket{}).first;
+      }
+      auto& slot = bucket->second.groups[h];
+      slot = std::make_unique<Group>();
+      group = slot.get();
+      ++entries_;
+      Group& g = *group;
       g.hostname = hostname;
       g.env = env;
       g.version = version;
@@ -178,7 +185,7 @@ void Concentrator::add(const TracerPayload& payload, const TraceChunk& chunk, in
       g.stats.http_endpoint = endpoint;
       g.stats.db_type = metaOr(s, "db.type");
     }
-    Group& g = *found->second;
+    Group& g = *group;
     g.hits += weight;
     if (top) {
       g.top_level_hits += weight;
@@ -253,6 +260,7 @@ std::vector<std::string> Concentrator::flush(int64_t now_ns, bool force) {
       ++entries;
     }
     oldest_open_ = std::max(oldest_open_, start + o_.bucket_ns);
+    entries_ -= it->second.groups.size();
     it = buckets_.erase(it);
   }
   emit(split);

@@ -53,6 +53,7 @@ class Concentrator {
   std::map<int64_t, Bucket> buckets_;  // by start (ns)
   int64_t oldest_open_ = 0;            // buckets before it were flushed; late spans go there
   uint64_t dropped_spans_ = 0;         // past max_entries
+  size_t entries_ = 0;                 // groups in buckets_
 };
 
 }  // namespace outpost::traces

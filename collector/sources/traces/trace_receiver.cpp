@@ -472,7 +472,8 @@ void TraceReceiver::resources(Resources& out) const {
                  .limit = options_.max_pending_bytes,
                  .key = "",
                  .note = "handed to the forwarder, not acknowledged; past it requests are "
-                         "refused as overload (counted)"});
+                         "refused as overload (counted); the last request taken may pass it",
+                 .slack = options_.max_payload_bytes + options_.max_buffer_bytes});
   out.push_back({.name = "traces.buffer",
                  .unit = "bytes",
                  .used = pipeline_.buffer().bytes(),
