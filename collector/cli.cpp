@@ -586,7 +586,7 @@ int cmdStatus(const Options& opts) {
       const std::string key = r.value("key", "");
       std::printf("  %-36s %26s %4.0f %%  %s%s\n", r.value("name", "").c_str(), amount.c_str(),
                   ratio * 100, key.empty() ? "(fixed)" : key.c_str(),
-                  ratio >= 0.9 ? "  <- near its limit" : "");
+                  ratio >= 0.9 && !r.value("full_is_normal", false) ? "  <- near its limit" : "");
     }
   }
   return 0;
