@@ -14,6 +14,7 @@
 
 #include "checks/check.h"
 #include "checks/host_metadata.h"
+#include "core/config_schema.h"
 
 // The host checks against fixture /proc trees with known values (procfs_path), two runs where
 // a check reports rates.
@@ -410,7 +411,7 @@ TEST(ChecksTest, HostFactsFromProc) {
   EXPECT_EQ(f.swap_total_kb, 100u);
   EXPECT_EQ(f.uuid.size(), 36u);
   EXPECT_EQ(readHostFacts(p.paths(), run).uuid, f.uuid);  // stable
-  Config c;
+  Config c = defaultConfig();  // (a bare Config leaves its fields to the schema)
   c.hostname = "h1";
   c.api_key = "k";
   c.tags = {"a:b"};
