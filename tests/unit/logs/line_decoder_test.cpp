@@ -390,6 +390,21 @@ TEST(LineDecoderTest, ShiftJisCutKeepsDoubleByteCharacters) {
 
 TEST(LineDecoderTest, Utf8HelpersTable) {
   EXPECT_TRUE(isValidUtf8Text(""));
+  // Checked 16 and 8 bytes at a time: an invalid byte is found at every position, and a valid
+  // sequence across those boundaries is kept.
+  for (size_t len : {1u, 8u, 15u, 16u, 17u, 31u, 32u, 33u, 47u}) {
+    for (size_t pos = 0; pos < len; ++pos) {
+      std::string bad(len, 'a');
+      bad[pos] = '\xFF';
+      EXPECT_FALSE(isValidUtf8Text(bad)) << len << " " << pos;
+      std::string out;
+      appendValidUtf8(out, bad);
+      EXPECT_EQ(out, std::string(pos, 'a') + "\xEF\xBF\xBD" + std::string(len - pos - 1, 'a'));
+      std::string good(len, 'a');
+      good.insert(pos, "\xE2\x82\xAC");
+      EXPECT_TRUE(isValidUtf8Text(good)) << len << " " << pos;
+    }
+  }
   EXPECT_TRUE(isValidUtf8Text("\xF4\x8F\xBF\xBF"));
   EXPECT_FALSE(isValidUtf8Text("\xF4\x8F\xBF"));
   EXPECT_EQ(utf8CutLength("abc", 5), 3u);
