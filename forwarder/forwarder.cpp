@@ -789,16 +789,23 @@ void Forwarder::resources(Resources& out) const {
   const auto statuses = status();
   for (size_t i = 0; i < statuses.size(); ++i) {
     const auto& s = statuses[i];
+    const EndpointQueue& q = *queues_[i];
+    // Admission looks at the budget, but what is being sent (up to `concurrency` payloads) and
+    // what waits for the spool's writer cannot go to disk meanwhile: past the budget by that
+    // many payloads at most, plus the last one admitted.
+    const size_t concurrency = q.endpoint.kind == IntakeKind::kLogs
+                                   ? std::max<size_t>(1, options_.logs_concurrency)
+                                   : options_.workers_per_endpoint;
     out.push_back({.name = fmt::format("forwarder.memory{{endpoint:{}}}", s.name),
                    .unit = "bytes",
                    .used = s.queued_bytes,
                    .limit = options_.memory_budget_bytes,
                    .key = "forwarder_retry_queue_payloads_max_size",
-                   .note = spool ? "payloads are taken while under it (the last may pass it); "
-                                   "past it they wait in the disk spool"
-                                 : "payloads are taken while under it (the last may pass it); "
-                                   "past it the sources are pushed back",
-                   .slack = queues_[i]->largest_cost});
+                   .note = spool ? "payloads are taken while under it; past it they wait in "
+                                   "the disk spool (those being sent or written stay counted)"
+                                 : "payloads are taken while under it (those being sent stay "
+                                   "counted); past it the sources are pushed back",
+                   .slack = q.largest_cost * (concurrency + 1 + q.spool_pending_writes)});
     if (spool) {
       out.push_back({.name = fmt::format("forwarder.spool{{endpoint:{}}}", s.name),
                      .unit = "bytes",
