@@ -426,9 +426,7 @@ void Forwarder::pump(EndpointQueue& q) {
   }
   // Logs go one request at a time per endpoint (as the Agent's batch_max_concurrent_send 0):
   // lines stay in order and a restart re-sends at most the one batch in flight.
-  const size_t concurrency = q.endpoint.kind == IntakeKind::kLogs
-                                 ? std::max<size_t>(1, options_.logs_concurrency)
-                                 : options_.workers_per_endpoint;
+  const size_t concurrency = concurrencyOf(q);
   while (q.in_flight < concurrency && !q.queue.empty()) {
     sendOne(q);
   }
@@ -784,32 +782,34 @@ std::vector<Forwarder::EndpointStatus> Forwarder::status() const {
   return out;
 }
 
+size_t Forwarder::concurrencyOf(const EndpointQueue& q) const {
+  return q.endpoint.kind == IntakeKind::kLogs ? std::max<size_t>(1, options_.logs_concurrency)
+                                              : options_.workers_per_endpoint;
+}
+
 void Forwarder::resources(Resources& out) const {
   const bool spool = !options_.spool_dir.empty() && options_.spool_max_bytes > 0;
-  const auto statuses = status();
-  for (size_t i = 0; i < statuses.size(); ++i) {
-    const auto& s = statuses[i];
-    const EndpointQueue& q = *queues_[i];
-    // Admission looks at the budget, but what is being sent (up to `concurrency` payloads) and
-    // what waits for the spool's writer cannot go to disk meanwhile: past the budget by that
-    // many payloads at most, plus the last one admitted.
-    const size_t concurrency = q.endpoint.kind == IntakeKind::kLogs
-                                   ? std::max<size_t>(1, options_.logs_concurrency)
-                                   : options_.workers_per_endpoint;
-    out.push_back({.name = fmt::format("forwarder.memory{{endpoint:{}}}", s.name),
+  for (const auto& qp : queues_) {
+    const EndpointQueue& q = *qp;
+    const std::string& name = q.endpoint.name;
+    // Admission looks at the budget, but what is being sent (up to concurrencyOf(q) payloads)
+    // and what waits for the spool's writer cannot go to disk meanwhile: past the budget by
+    // that many payloads at most, plus the last one admitted.
+    out.push_back({.name = fmt::format("forwarder.memory{{endpoint:{}}}", name),
                    .unit = "bytes",
-                   .used = s.queued_bytes,
+                   .used = q.memory_bytes,
                    .limit = options_.memory_budget_bytes,
                    .key = "forwarder_retry_queue_payloads_max_size",
                    .note = spool ? "payloads are taken while under it; past it they wait in "
                                    "the disk spool (those being sent or written stay counted)"
                                  : "payloads are taken while under it (those being sent stay "
                                    "counted); past it the sources are pushed back",
-                   .slack = q.largest_cost * (concurrency + 1 + q.spool_pending_writes)});
+                   .slack = q.largest_cost * (concurrencyOf(q) + 1 + q.spool_pending_writes)});
     if (spool) {
-      out.push_back({.name = fmt::format("forwarder.spool{{endpoint:{}}}", s.name),
+      out.push_back({.name = fmt::format("forwarder.spool{{endpoint:{}}}", name),
                      .unit = "bytes",
-                     .used = s.spool_bytes,
+                     .used = static_cast<uint64_t>(std::max<int64_t>(
+                         0, telemetry_.valueOf("outpost.spool.bytes", {"endpoint:" + name}))),
                      .limit = options_.spool_max_bytes,
                      .key = "forwarder_storage_max_size_in_bytes",
                      .note = "past it (or forwarder_storage_max_disk_ratio) the oldest payloads "

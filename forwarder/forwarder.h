@@ -122,6 +122,8 @@ class Forwarder : public Component {
   void release(EndpointQueue& q, Item& item);
   void splitAndResend(EndpointQueue& q, Item item);
   void pump(EndpointQueue& q);
+  // Requests in flight at most on q (logs: one at a time, so lines stay in order).
+  size_t concurrencyOf(const EndpointQueue& q) const;
   void sendOne(EndpointQueue& q);
   void onResult(EndpointQueue& q, Item item, HttpResult result);
   void resolve(EndpointQueue& q, Item& item, bool delivered, const std::string& reason);
