@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 #include <sstream>
@@ -129,6 +130,20 @@ std::string missingRanges(const std::vector<long>& seqs, long n) {
 }
 
 // The "(logs)" lines of every daemon run in `dir` (for failure messages).
+// Where the received order breaks: "a..b" runs of consecutive ids, so a block read twice or out
+// of order shows where it came from.
+std::string orderBreaks(const std::vector<long>& seqs) {
+  std::string out;
+  size_t start = 0;
+  for (size_t i = 1; i <= seqs.size(); ++i) {
+    if (i == seqs.size() || seqs[i] != seqs[i - 1] + 1) {
+      out += std::to_string(seqs[start]) + ".." + std::to_string(seqs[i - 1]) + " ";
+      start = i;
+    }
+  }
+  return out;
+}
+
 std::string logsLines(const TempDir& dir) {
   std::string out;
   for (int n = 0; n < 1000; ++n) {
@@ -233,12 +248,15 @@ class Writer {
   void write(long from, long to) {
     std::string buf;
     for (long n = from; n < to; ++n) {
-      buf += "seq=" + std::to_string(n) + " the quick brown fox jumps over the lazy dog\n";
+      appendLine(n, &buf);
       if (buf.size() > 64 * 1024) {
         flush(buf);
       }
     }
     flush(buf);
+  }
+  static void appendLine(long n, std::string* out) {
+    *out += "seq=" + std::to_string(n) + " the quick brown fox jumps over the lazy dog\n";
   }
   // rename(path, path.N) and a new file at path (create rotation).
   void renameRotate() {
@@ -251,8 +269,9 @@ class Writer {
   void copyTruncate() {
     const std::string to = path_ + ".ct" + std::to_string(++rotations_);
     std::filesystem::copy_file(path_, to);
-    ASSERT_EQ(::ftruncate(fd_, 0), 0);
+    truncate();
   }
+  void truncate() { ASSERT_EQ(::ftruncate(fd_, 0), 0); }
 
  private:
   void open() {
@@ -337,8 +356,8 @@ TEST(LogsProcessTest, AMillionLinesThroughRenameAndCopytruncateRotations) {
     duplicated += c > 1 ? c - 1 : 0;
   }
   EXPECT_EQ(missing, 0) << missingRanges(seqs, kLines) << "\n" << logsLines(dir);
-  EXPECT_EQ(duplicated, 0);
-  EXPECT_EQ(out_of_order, 0);
+  EXPECT_EQ(duplicated, 0) << orderBreaks(seqs) << "\n" << logsLines(dir);
+  EXPECT_EQ(out_of_order, 0) << orderBreaks(seqs);
   const auto& m = got.messages().front();
   EXPECT_EQ(m.service, "app");
   EXPECT_EQ(m.source, "test");
@@ -708,6 +727,76 @@ TEST(LogsProcessTest, ARotationWhileStoppedIsFinishedFirst) {
       return around;
     }() << "\n" << d.err();
   }
+  EXPECT_EQ(d.stop(), 0) << d.err();
+}
+
+// copytruncate is two steps: a copy that appears before the truncation must not be taken for a
+// rotation we missed. A file opened empty, then a newer sibling with the file's own first bytes
+// and the file written: the sibling is a copy of it not yet truncated (the rotator between its
+// copy and its truncate), so the lines come once from the file; after the truncation the copy
+// has nothing left past what was read, and the file starts over.
+TEST(LogsProcessTest, ACopyBeforeItsTruncationIsNotReadTwice) {
+  FakeIntakeThread intake;
+  ASSERT_TRUE(intake.start());
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("logs"));
+  dir.write("outpost.yaml", baseConfig(dir, intake));
+  writeSource(dir, "logs:\n  - type: file\n    path: " + dir.file("logs/app.log") +
+                       "\n    service: app\n    start_position: beginning\n");
+  Writer w(dir.file("logs/app.log"));  // empty when the daemon opens it
+  Daemon d(dir);
+  ASSERT_TRUE(d.start()) << d.err();
+  Received got(intake);
+  std::string copy;
+  for (long n = 0; n < 2000; ++n) {
+    Writer::appendLine(n, &copy);
+  }
+  // The copy appears whole (renamed in), then the same lines go into the file.
+  dir.write("staged", copy);
+  std::filesystem::rename(dir.file("staged"), dir.file("logs/app.log.1"));
+  w.write(0, 2000);
+  ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= 2000; }, 20s)) << d.err();
+  std::this_thread::sleep_for(1500ms);  // several batch_waits: a second reading would be here
+  w.truncate();
+  w.write(2000, 3000);
+  ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= 3000; }, 20s)) << d.err();
+  std::this_thread::sleep_for(1500ms);
+  got.poll();
+  const auto seqs = sequences(got.messages());
+  std::vector<long> want(3000);
+  std::iota(want.begin(), want.end(), 0L);
+  EXPECT_EQ(seqs, want) << orderBreaks(seqs) << "\n" << logsLines(dir);
+  EXPECT_EQ(d.stop(), 0) << d.err();
+}
+
+// The other side of the same check: a file opened empty, then a newer sibling and other lines in
+// the file (copied and truncated before a byte was read): the copy's lines come first.
+TEST(LogsProcessTest, ACopyTruncatedBeforeItWasReadIsReadFirst) {
+  FakeIntakeThread intake;
+  ASSERT_TRUE(intake.start());
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("logs"));
+  dir.write("outpost.yaml", baseConfig(dir, intake));
+  writeSource(dir, "logs:\n  - type: file\n    path: " + dir.file("logs/app.log") +
+                       "\n    service: app\n    start_position: beginning\n");
+  Writer w(dir.file("logs/app.log"));
+  Daemon d(dir);
+  ASSERT_TRUE(d.start()) << d.err();
+  Received got(intake);
+  std::string copy;
+  for (long n = 0; n < 2000; ++n) {
+    Writer::appendLine(n, &copy);
+  }
+  dir.write("staged", copy);
+  std::filesystem::rename(dir.file("staged"), dir.file("logs/app.log.1"));
+  w.write(2000, 3000);
+  ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= 3000; }, 20s)) << d.err();
+  std::this_thread::sleep_for(1500ms);
+  got.poll();
+  const auto seqs = sequences(got.messages());
+  std::vector<long> want(3000);
+  std::iota(want.begin(), want.end(), 0L);
+  EXPECT_EQ(seqs, want) << orderBreaks(seqs) << "\n" << logsLines(dir);
   EXPECT_EQ(d.stop(), 0) << d.err();
 }
 

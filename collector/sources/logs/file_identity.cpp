@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -118,6 +119,33 @@ bool samePrefix(int fd, const FileIdentity& known) {
     return false;
   }
   return fingerprintOf(std::string_view(buf, known.fingerprint_len)) == known.fingerprint;
+}
+
+bool sameLeadingBytes(int a, int b, size_t max_bytes) {
+  struct stat sa {};
+  struct stat sb {};
+  if (::fstat(a, &sa) != 0 || ::fstat(b, &sb) != 0 || sa.st_size <= 0 || sb.st_size <= 0) {
+    return false;
+  }
+  const uint64_t common = std::min<uint64_t>(
+      {static_cast<uint64_t>(sa.st_size), static_cast<uint64_t>(sb.st_size), max_bytes});
+  constexpr size_t kChunk = 16 * 1024;
+  char ba[kChunk];
+  char bb[kChunk];
+  for (uint64_t off = 0; off < common;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, common - off));
+    const ssize_t na = ::pread(a, ba, want, static_cast<off_t>(off));
+    const ssize_t nb = ::pread(b, bb, want, static_cast<off_t>(off));
+    if (na <= 0 || nb <= 0) {
+      return false;  // an error, or shorter than it was a moment ago
+    }
+    const size_t n = static_cast<size_t>(std::min(na, nb));
+    if (std::memcmp(ba, bb, n) != 0) {
+      return false;
+    }
+    off += n;
+  }
+  return true;
 }
 
 bool sameFile(const std::string& path, const FileIdentity& known) {

@@ -41,6 +41,11 @@ bool sameFile(const std::string& path, const FileIdentity& known);
 // Does `fd` start with the bytes `known` fingerprinted, whatever its inode (a copy made by
 // copytruncate)? False when `known` fingerprinted nothing.
 bool samePrefix(int fd, const FileIdentity& known);
+// Do two open files hold the same first bytes, over the length both have (up to `max_bytes`)?
+// A copy of a file that was not truncated yet does (copytruncate between its two steps); a copy
+// of what a file held before it was truncated and written again does not. False when either is
+// empty or cannot be read.
+bool sameLeadingBytes(int a, int b, size_t max_bytes);
 
 // "0123456789abcdef": the fingerprint as 16 lower-case hex digits, and back (false unless
 // exactly 16 hex digits, either case).

@@ -23,6 +23,9 @@ namespace {
 
 constexpr size_t kPumpBudget = 2 << 20;   // bytes read per loop turn, over all files
 constexpr size_t kReadPerFile = 1 << 20;  // bytes per file per turn (fairness)
+// How much of a rotated sibling is compared with the file at the path to tell a copy not
+// truncated yet from one of what the file held before (identical 64 KiB: the same content).
+constexpr size_t kCopyCompareBytes = 64 * 1024;
 constexpr size_t kOverflowPause = 20000;  // network inputs pause past this many waiting
 constexpr int64_t kHousekeepingMs = 200;
 constexpr int64_t kPollMs = 1000;  // EOF poll when inotify says nothing
@@ -474,8 +477,11 @@ void LogsSource::adoptMissedCopies(Tailed& t) {
     FileIdentity cid;
     std::string error;
     struct stat st {};
+    // Holding the file's own first bytes, it is a copy not truncated yet (copytruncate between
+    // its copy and its truncate): the file is read as it is, and the truncation, once it comes,
+    // finds the copy for what is left past our offset.
     if (cfd < 0 || !identify(cfd, &cid, &error) || ::fstat(cfd, &st) != 0 || st.st_size == 0 ||
-        isTailed(cid)) {
+        isTailed(cid) || sameLeadingBytes(cfd, t.tailer->fd(), kCopyCompareBytes)) {
       if (cfd >= 0) {
         ::close(cfd);
       }
@@ -703,6 +709,7 @@ LogsSource::Tailed* LogsSource::openSuccessor(const std::string& path, size_t so
     previous = it->second;
     predecessors_.erase(it);
   }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (previous != nullptr && previous->tailer) {
     struct stat old_st {};
     if (::fstat(previous->tailer->fd(), &old_st) == 0) {
@@ -718,7 +725,10 @@ LogsSource::Tailed* LogsSource::openSuccessor(const std::string& path, size_t so
         const int cfd = ::open(c.path.c_str(), O_RDONLY | O_CLOEXEC);
         FileIdentity cid;
         std::string error;
-        if (cfd < 0 || !identify(cfd, &cid, &error) || isTailed(cid)) {
+        // A copy of the new file that was not truncated yet is no missed rotation (see
+        // adoptMissedCopies).
+        if (cfd < 0 || !identify(cfd, &cid, &error) || isTailed(cid) ||
+            (fd >= 0 && sameLeadingBytes(cfd, fd, kCopyCompareBytes))) {
           if (cfd >= 0) {
             ::close(cfd);
           }
@@ -731,7 +741,6 @@ LogsSource::Tailed* LogsSource::openSuccessor(const std::string& path, size_t so
       }
     }
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   FileIdentity nid;
   std::string error;
   if (fd < 0 || !identify(fd, &nid, &error)) {

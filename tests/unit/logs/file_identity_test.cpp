@@ -135,6 +135,41 @@ TEST(FileIdentity, CopyTruncate) {
   EXPECT_FALSE(sameFile(path, before));
 }
 
+// copytruncate between its steps: the copy holds the file's own bytes. After the truncation and
+// new lines, or when a byte differs past the first chunk, it does not.
+TEST(FileIdentity, SameLeadingBytesTellsACopyNotTruncatedYet) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 3000; ++i) {
+    text += "line " + std::to_string(i) + " of the log\n";  // about 60 KiB
+  }
+  const std::string path = dir.write("a.log", text);
+  const std::string copy = dir.write("a.log.1", text);
+  const int f = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int c = ::open(copy.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(f, 0);
+  ASSERT_GE(c, 0);
+  EXPECT_TRUE(sameLeadingBytes(c, f, 64 * 1024));
+  append(path, "written after the copy\n");  // the file grew: still the copy's bytes first
+  EXPECT_TRUE(sameLeadingBytes(c, f, 64 * 1024));
+  // A difference past the first 16 KiB chunk, inside the compared length, and past it.
+  std::string other = text;
+  other[40'000] = '#';
+  const std::string changed = dir.write("b.log", other);
+  const int b = ::open(changed.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(b, 0);
+  EXPECT_FALSE(sameLeadingBytes(b, c, 64 * 1024));
+  EXPECT_TRUE(sameLeadingBytes(b, c, 40'000));
+  // Truncated, then new lines: other first bytes.
+  ASSERT_EQ(::truncate(path.c_str(), 0), 0);
+  EXPECT_FALSE(sameLeadingBytes(c, f, 64 * 1024));  // empty
+  append(path, "a new first line\n");
+  EXPECT_FALSE(sameLeadingBytes(c, f, 64 * 1024));
+  ::close(b);
+  ::close(c);
+  ::close(f);
+}
+
 TEST(FileIdentity, Errors) {
   TempDir dir;
   FileIdentity id;
