@@ -1,7 +1,7 @@
 // outpost-bench-logs: the logs pipeline end to end (tail → split → JSON → zstd → HTTP) through a
 // real `outpost run`, each figure beside references measured on the same file in the same run.
 //
-//   outpost-bench-logs [--quick] [--mib N] [--outpost PATH]
+//   outpost-bench-logs [--quick] [--mib N] [--outpost PATH] [--plain-only]
 //
 // 1. One file of N MiB (default 1024; 128 with --quick) of realistic ~200-byte syslog lines,
 //    tailed from the beginning by `outpost run` pinned to ONE core (sched_setaffinity before exec:
@@ -37,7 +37,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -304,6 +306,28 @@ int64_t peakRssKiB(pid_t pid) {
   return 0;
 }
 
+// CPU seconds (user + system) the process used so far, from /proc/PID/stat.
+double cpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  std::istringstream fields(text.substr(close + 2));
+  std::string f;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {  // field 3 is the state
+    if (i == 14) {
+      utime = std::strtoull(f.c_str(), nullptr, 10);
+    } else if (i == 15) {
+      stime = std::strtoull(f.c_str(), nullptr, 10);
+    }
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 void stopOutpost(Daemon& d) {
   ::kill(d.pid, SIGTERM);
   int status = 0;
@@ -340,6 +364,7 @@ struct E2E {
   double mb_per_s = 0;
   double lines_per_s = 0;
   int64_t peak_rss_kib = 0;
+  double cpu_seconds = 0;  // the daemon's, start to the last line counted
   double compression = 0;
   std::vector<std::string> bodies;  // decompressed payloads, when asked for
 };
@@ -391,6 +416,7 @@ E2E runFile(const std::string& outpost, const std::string& root, const std::stri
   E2E r;
   r.seconds = seconds(t0);
   r.peak_rss_kib = peakRssKiB(d.pid);
+  r.cpu_seconds = cpuSeconds(d.pid);
   stopOutpost(d);
   r.mb_per_s = static_cast<double>(file_bytes) / 1e6 / r.seconds;
   r.lines_per_s = static_cast<double>(expect) / r.seconds;
@@ -404,6 +430,7 @@ E2E runFile(const std::string& outpost, const std::string& root, const std::stri
 
 int main(int argc, char** argv) {
   bool quick = false;
+  bool plain_only = false;  // the references and the plain run only (comparing two builds)
   uint64_t mib = 1024;
   std::string outpost = (fs::path(argv[0]).parent_path() / "outpost").string();
   for (int i = 1; i < argc; ++i) {
@@ -415,8 +442,12 @@ int main(int argc, char** argv) {
       mib = std::strtoull(argv[++i], nullptr, 10);
     } else if (a == "--outpost" && i + 1 < argc) {
       outpost = argv[++i];
+    } else if (a == "--plain-only") {
+      plain_only = true;
     } else {
-      std::fprintf(stderr, "usage: outpost-bench-logs [--quick] [--mib N] [--outpost PATH]\n");
+      std::fprintf(stderr,
+                   "usage: outpost-bench-logs [--quick] [--mib N] [--outpost PATH] "
+                   "[--plain-only]\n");
       return 2;
     }
   }
@@ -443,6 +474,15 @@ int main(int argc, char** argv) {
   const E2E plain = runFile(outpost, root, file, file_bytes, lines, "", "plain", 512u << 20);
   const double payload_mbps =
       payloadZstdMbps(plain.bodies, static_cast<double>(file_bytes) / static_cast<double>(lines));
+  if (plain_only) {
+    std::printf(
+        "RESULT zstd_mbps=%.0f payload_zstd_mbps=%.0f e2e_mbps=%.0f e2e_vs_zstd=%.3f "
+        "e2e_vs_payload=%.3f e2e_cpu_busy=%.2f\n",
+        zstd_mbps, payload_mbps, plain.mb_per_s, plain.mb_per_s / zstd_mbps,
+        plain.mb_per_s / payload_mbps, plain.cpu_seconds / plain.seconds);
+    fs::remove_all(root);
+    return 0;
+  }
   const std::string rules =
       "    log_processing_rules:\n"
       "      - type: exclude_at_match\n        name: no_debug\n        pattern: ' DEBUG '\n"

@@ -80,9 +80,10 @@ class Registry {
   // serialized. A failed write must call markDirty() so the next save tries again.
   bool snapshot(std::string* text, std::string* error);
   void markDirty() { dirty_ = true; }
-  // What save() does with the text: `path`.tmp, written (and fsynced when durable), renamed
-  // over `path` (and the directory fsynced when durable). Thread-safe for distinct paths; one
-  // writer per path at a time.
+  // What save() does with the text: `path`.tmp, written in place (and fsynced when durable),
+  // exchanged with `path` (renamed over it where the filesystem cannot exchange; the directory
+  // fsynced when durable). `path`.tmp holds the previous registry afterwards. Thread-safe for
+  // distinct paths; one writer per path at a time.
   static bool writeFile(const std::string& path, std::string_view text, bool durable,
                         std::string* error);
 

@@ -324,10 +324,43 @@ TEST(Registry, LeftoverTmpFromACrashIsIgnored) {
   EXPECT_EQ(reg.find("file:/a")->offset, 100u);
   reg.set("file:/a", fileEntry(200, 2));
   ASSERT_TRUE(reg.save(&error)) << error;
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
   Registry back(path);
   ASSERT_TRUE(back.load(&error)) << error;
   EXPECT_EQ(back.find("file:/a")->offset, 200u);
+  // The leftover was overwritten in place and traded places with the file: it holds the
+  // previous registry now, whole.
+  Registry previous(path + ".tmp");
+  ASSERT_TRUE(previous.load(&error)) << error;
+  EXPECT_EQ(previous.find("file:/a")->offset, 100u);
+}
+
+// Saved after every acknowledgement: the two files trade places instead of a new inode per
+// write, and a shorter text leaves no tail of a longer one.
+TEST(Registry, SavesReuseTwoFilesAndLeaveNoStaleTail) {
+  TempDir dir;
+  const std::string path = dir.file("registry.json");
+  Registry reg(path);
+  std::set<ino_t> inodes;
+  std::string error;
+  for (int i = 0; i < 8; ++i) {
+    reg.set("file:/a", fileEntry(static_cast<uint64_t>(i), 1));
+    if (i % 2 == 0) {
+      reg.set("file:/a-much-longer-key-that-makes-the-text-longer", fileEntry(7, 2));
+    } else {
+      reg.erase("file:/a-much-longer-key-that-makes-the-text-longer");
+    }
+    ASSERT_TRUE(reg.save(&error, i % 3 == 0)) << error;
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    inodes.insert(st.st_ino);
+    Registry back(path);
+    ASSERT_TRUE(back.load(&error)) << error;
+    EXPECT_EQ(back.find("file:/a")->offset, static_cast<uint64_t>(i));
+    EXPECT_EQ(back.find("file:/a-much-longer-key-that-makes-the-text-longer") != nullptr,
+              i % 2 == 0);
+    EXPECT_EQ(readFile(path), reg.serialize());
+  }
+  EXPECT_EQ(inodes.size(), 2u);  // tmpfs and ext4 (here) both exchange
 }
 
 TEST(Registry, FailedSaveLeavesTheOldFile) {
