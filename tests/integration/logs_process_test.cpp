@@ -800,6 +800,43 @@ TEST(LogsProcessTest, ACopyTruncatedBeforeItWasReadIsReadFirst) {
   EXPECT_EQ(d.stop(), 0) << d.err();
 }
 
+// The same at a rename seen late: the new file and a copy of it (not truncated yet) are both
+// there when the rename is noticed. The copy is no rotation missed before it: the new file's
+// lines come once.
+TEST(LogsProcessTest, ACopyOfTheNewFileAtARenameIsNotReadTwice) {
+  FakeIntakeThread intake;
+  ASSERT_TRUE(intake.start());
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("logs"));
+  dir.write("outpost.yaml", baseConfig(dir, intake));
+  writeSource(dir, "logs:\n  - type: file\n    path: " + dir.file("logs/app.log") +
+                       "\n    service: app\n    start_position: beginning\n");
+  Writer w(dir.file("logs/app.log"));
+  w.write(0, 1000);
+  Daemon d(dir);
+  ASSERT_TRUE(d.start()) << d.err();
+  Received got(intake);
+  ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= 1000; }, 20s)) << d.err();
+  std::string next;
+  for (long n = 1000; n < 3000; ++n) {
+    Writer::appendLine(n, &next);
+  }
+  dir.write("staged-new", next);
+  dir.write("staged-copy", next);
+  // Three renames in a row: the reader most likely sees them all at once.
+  std::filesystem::rename(dir.file("logs/app.log"), dir.file("logs/app.log.1"));
+  std::filesystem::rename(dir.file("staged-new"), dir.file("logs/app.log"));
+  std::filesystem::rename(dir.file("staged-copy"), dir.file("logs/app.log.2"));
+  ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= 3000; }, 20s)) << d.err();
+  std::this_thread::sleep_for(1500ms);
+  got.poll();
+  const auto seqs = sequences(got.messages());
+  std::vector<long> want(3000);
+  std::iota(want.begin(), want.end(), 0L);
+  EXPECT_EQ(seqs, want) << orderBreaks(seqs) << "\n" << logsLines(dir);
+  EXPECT_EQ(d.stop(), 0) << d.err();
+}
+
 // A broken log source (a bad regex) is a configuration error naming the file, the line and the
 // rule, both in `configcheck` and at `run` (which does not start).
 TEST(LogsProcessTest, ABadRuleIsAConfigurationErrorWithFileLineAndRule) {
