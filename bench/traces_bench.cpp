@@ -17,6 +17,7 @@
 // The last line is `RESULT key=value ...`. Only loopback and a temporary directory are used.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -498,6 +499,10 @@ int freeTcpPort() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The allocator as `outpost run` sets it (collector/cli.cpp): 1 MB AgentPayload bodies stay in
+  // the heap instead of a fresh mmap, faulted in page by page, for each.
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
   bool quick = false;
   bool by_stage = false;
   std::string outpost = (fs::path(argv[0]).parent_path() / "outpost").string();
