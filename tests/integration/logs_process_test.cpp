@@ -730,6 +730,36 @@ TEST(LogsProcessTest, ARotationWhileStoppedIsFinishedFirst) {
   EXPECT_EQ(d.stop(), 0) << d.err();
 }
 
+// The rotation cases below: logs/app.log tailed from its beginning (the writer creates it empty).
+void configureAppLog(const TempDir& dir, const FakeIntakeThread& intake) {
+  std::filesystem::create_directories(dir.file("logs"));
+  dir.write("outpost.yaml", baseConfig(dir, intake));
+  writeSource(dir, "logs:\n  - type: file\n    path: " + dir.file("logs/app.log") +
+                       "\n    service: app\n    start_position: beginning\n");
+}
+
+// Lines from..to-1 as the Writer writes them.
+std::string seqText(long from, long to) {
+  std::string text;
+  for (long n = from; n < to; ++n) {
+    Writer::appendLine(n, &text);
+  }
+  return text;
+}
+
+// Waits for n lines, leaves several batch_waits for a line read twice to arrive, then expects
+// lines 0..n-1, each once, in order.
+void expectEachOnceInOrder(Received& got, long n, const TempDir& dir, Daemon& d) {
+  ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= static_cast<size_t>(n); }, 20s))
+      << d.err();
+  std::this_thread::sleep_for(1500ms);
+  got.poll();
+  const auto seqs = sequences(got.messages());
+  std::vector<long> want(static_cast<size_t>(n));
+  std::iota(want.begin(), want.end(), 0L);
+  EXPECT_EQ(seqs, want) << orderBreaks(seqs) << "\n" << logsLines(dir);
+}
+
 // copytruncate is two steps: a copy that appears before the truncation must not be taken for a
 // rotation we missed. A file opened empty, then a newer sibling with the file's own first bytes
 // and the file written: the sibling is a copy of it not yet truncated (the rotator between its
@@ -739,33 +769,19 @@ TEST(LogsProcessTest, ACopyBeforeItsTruncationIsNotReadTwice) {
   FakeIntakeThread intake;
   ASSERT_TRUE(intake.start());
   TempDir dir;
-  std::filesystem::create_directories(dir.file("logs"));
-  dir.write("outpost.yaml", baseConfig(dir, intake));
-  writeSource(dir, "logs:\n  - type: file\n    path: " + dir.file("logs/app.log") +
-                       "\n    service: app\n    start_position: beginning\n");
+  configureAppLog(dir, intake);
   Writer w(dir.file("logs/app.log"));  // empty when the daemon opens it
   Daemon d(dir);
   ASSERT_TRUE(d.start()) << d.err();
   Received got(intake);
-  std::string copy;
-  for (long n = 0; n < 2000; ++n) {
-    Writer::appendLine(n, &copy);
-  }
   // The copy appears whole (renamed in), then the same lines go into the file.
-  dir.write("staged", copy);
+  dir.write("staged", seqText(0, 2000));
   std::filesystem::rename(dir.file("staged"), dir.file("logs/app.log.1"));
   w.write(0, 2000);
-  ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= 2000; }, 20s)) << d.err();
-  std::this_thread::sleep_for(1500ms);  // several batch_waits: a second reading would be here
+  expectEachOnceInOrder(got, 2000, dir, d);
   w.truncate();
   w.write(2000, 3000);
-  ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= 3000; }, 20s)) << d.err();
-  std::this_thread::sleep_for(1500ms);
-  got.poll();
-  const auto seqs = sequences(got.messages());
-  std::vector<long> want(3000);
-  std::iota(want.begin(), want.end(), 0L);
-  EXPECT_EQ(seqs, want) << orderBreaks(seqs) << "\n" << logsLines(dir);
+  expectEachOnceInOrder(got, 3000, dir, d);
   EXPECT_EQ(d.stop(), 0) << d.err();
 }
 
@@ -775,28 +791,15 @@ TEST(LogsProcessTest, ACopyTruncatedBeforeItWasReadIsReadFirst) {
   FakeIntakeThread intake;
   ASSERT_TRUE(intake.start());
   TempDir dir;
-  std::filesystem::create_directories(dir.file("logs"));
-  dir.write("outpost.yaml", baseConfig(dir, intake));
-  writeSource(dir, "logs:\n  - type: file\n    path: " + dir.file("logs/app.log") +
-                       "\n    service: app\n    start_position: beginning\n");
+  configureAppLog(dir, intake);
   Writer w(dir.file("logs/app.log"));
   Daemon d(dir);
   ASSERT_TRUE(d.start()) << d.err();
   Received got(intake);
-  std::string copy;
-  for (long n = 0; n < 2000; ++n) {
-    Writer::appendLine(n, &copy);
-  }
-  dir.write("staged", copy);
+  dir.write("staged", seqText(0, 2000));
   std::filesystem::rename(dir.file("staged"), dir.file("logs/app.log.1"));
   w.write(2000, 3000);
-  ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= 3000; }, 20s)) << d.err();
-  std::this_thread::sleep_for(1500ms);
-  got.poll();
-  const auto seqs = sequences(got.messages());
-  std::vector<long> want(3000);
-  std::iota(want.begin(), want.end(), 0L);
-  EXPECT_EQ(seqs, want) << orderBreaks(seqs) << "\n" << logsLines(dir);
+  expectEachOnceInOrder(got, 3000, dir, d);
   EXPECT_EQ(d.stop(), 0) << d.err();
 }
 
@@ -807,33 +810,20 @@ TEST(LogsProcessTest, ACopyOfTheNewFileAtARenameIsNotReadTwice) {
   FakeIntakeThread intake;
   ASSERT_TRUE(intake.start());
   TempDir dir;
-  std::filesystem::create_directories(dir.file("logs"));
-  dir.write("outpost.yaml", baseConfig(dir, intake));
-  writeSource(dir, "logs:\n  - type: file\n    path: " + dir.file("logs/app.log") +
-                       "\n    service: app\n    start_position: beginning\n");
+  configureAppLog(dir, intake);
   Writer w(dir.file("logs/app.log"));
   w.write(0, 1000);
   Daemon d(dir);
   ASSERT_TRUE(d.start()) << d.err();
   Received got(intake);
   ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= 1000; }, 20s)) << d.err();
-  std::string next;
-  for (long n = 1000; n < 3000; ++n) {
-    Writer::appendLine(n, &next);
-  }
-  dir.write("staged-new", next);
-  dir.write("staged-copy", next);
+  dir.write("staged-new", seqText(1000, 3000));
+  dir.write("staged-copy", seqText(1000, 3000));
   // Three renames in a row: the reader most likely sees them all at once.
   std::filesystem::rename(dir.file("logs/app.log"), dir.file("logs/app.log.1"));
   std::filesystem::rename(dir.file("staged-new"), dir.file("logs/app.log"));
   std::filesystem::rename(dir.file("staged-copy"), dir.file("logs/app.log.2"));
-  ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= 3000; }, 20s)) << d.err();
-  std::this_thread::sleep_for(1500ms);
-  got.poll();
-  const auto seqs = sequences(got.messages());
-  std::vector<long> want(3000);
-  std::iota(want.begin(), want.end(), 0L);
-  EXPECT_EQ(seqs, want) << orderBreaks(seqs) << "\n" << logsLines(dir);
+  expectEachOnceInOrder(got, 3000, dir, d);
   EXPECT_EQ(d.stop(), 0) << d.err();
 }
 
