@@ -13,9 +13,6 @@ namespace {
 
 #define FIELD(member) [](Config& c) -> FieldRef { return &c.member; }
 
-constexpr std::string_view kDogstatsd = "DogStatsD (issue 4)";
-constexpr std::string_view kSources = "the sources and the forwarder (issues 3-7)";
-
 std::vector<KeyDef> buildSchema() {
   return {
       // --- Identity and mode -------------------------------------------------------------

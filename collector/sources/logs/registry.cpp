@@ -315,6 +315,70 @@ bool Registry::load(std::string* error) {
   entries_.clear();
   dirty_ = false;
   skipped_ = 0;
+  seq_ = 0;
+  const bool ok = loadMain(error);
+  loadRecent();
+  return ok;
+}
+
+// The newest non-durable write, when it is whole (its header's length and hash match) and
+// newer than registry.json: what a killed process wrote last. After a power loss it may be
+// torn or stale; then registry.json, synced every second, is what counts.
+void Registry::loadRecent() {
+  const std::string recent = path_ + kRecentSuffix;
+  const int fd = ::open(recent.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    return;
+  }
+  std::string text;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= kMaxRegistryBytes) {
+    text.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        break;
+      }
+      got += static_cast<size_t>(n);
+    }
+    text.resize(got);
+  }
+  ::close(fd);
+  const size_t eol = text.find('\n');
+  if (eol == std::string::npos) {
+    return;
+  }
+  const std::string_view header(text.data(), eol);
+  const std::string_view body = std::string_view(text).substr(eol + 1);
+  if (header != recentHeader(body)) {
+    return;  // torn or stale pages: not a whole write
+  }
+  Json doc;
+  try {
+    doc = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  } catch (const std::exception&) {  // bad_alloc
+    return;
+  }
+  std::map<std::string, RegistryEntry, std::less<>> entries;
+  size_t skipped = 0;
+  uint64_t seq = 0;
+  if (!parseDocument(doc, &entries, &skipped, &seq, nullptr) || seq <= seq_) {
+    return;
+  }
+  entries_ = std::move(entries);
+  skipped_ = skipped;
+  seq_ = seq;
+}
+
+std::string Registry::recentHeader(std::string_view body) {
+  return fmt::format("outpost-registry {} {}", fingerprintHex(fingerprintOf(body)), body.size());
+}
+
+bool Registry::loadMain(std::string* error) {
   const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) {
@@ -368,28 +432,48 @@ bool Registry::load(std::string* error) {
   if (doc.is_discarded()) {
     return moveAside("not valid JSON", error);
   }
+  std::string why_not;
+  if (!parseDocument(doc, &entries_, &skipped_, &seq_, &why_not)) {
+    return moveAside(why_not, error);
+  }
+  return true;
+}
+
+bool Registry::parseDocument(const Json& doc,
+                             std::map<std::string, RegistryEntry, std::less<>>* out,
+                             size_t* skipped, uint64_t* seq, std::string* why_not) {
   if (!doc.is_object()) {
-    return moveAside("not a JSON object", error);
+    if (why_not != nullptr) {
+      *why_not = doc.is_discarded() ? "not valid JSON" : "not a JSON object";
+    }
+    return false;
   }
   const Json* reg = member(doc, "Registry");
   if (reg == nullptr || !reg->is_object()) {
-    return moveAside("no \"Registry\" object", error);
+    if (why_not != nullptr) {
+      *why_not = "no \"Registry\" object";
+    }
+    return false;
   }
   int64_t version = 0;
   if (const Json* v = member(doc, "Version"); v != nullptr) {
     jsonI64(*v, &version);
   }
+  int64_t written = 0;
+  if (const Json* v = member(doc, "Seq"); v != nullptr && jsonI64(*v, &written) && written > 0) {
+    *seq = static_cast<uint64_t>(written);
+  }
   for (const auto& [raw_key, value] : reg->items()) {
     RegistryEntry e;
     if (raw_key.empty() || !parseEntry(raw_key, value, &e)) {
-      ++skipped_;
+      ++*skipped;
       continue;
     }
     std::string key = raw_key;
     if (version < 2 && key.front() == '/') {
       key = "file:" + key;
     }
-    entries_[std::move(key)] = std::move(e);
+    (*out)[std::move(key)] = std::move(e);
   }
   return true;
 }
@@ -474,6 +558,7 @@ std::string Registry::serialize() const {
   OrderedJson doc = OrderedJson::object();
   doc["Version"] = 2;
   doc["Registry"] = std::move(reg);
+  doc["Seq"] = seq_;  // which of registry.json and its .recent is newer
   // Invalid UTF-8 (a path in another encoding) is replaced with U+FFFD rather than thrown on.
   return doc.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace);
 }
@@ -483,6 +568,7 @@ bool Registry::save(std::string* error, bool durable) {
     return true;
   }
   std::string text;
+  ++seq_;
   try {
     text = serialize();
   } catch (const std::exception& e) {  // bad_alloc
@@ -497,6 +583,7 @@ bool Registry::save(std::string* error, bool durable) {
 }
 
 bool Registry::snapshot(std::string* text, std::string* error) {
+  ++seq_;
   try {
     *text = serialize();
   } catch (const std::exception& e) {  // bad_alloc
@@ -509,14 +596,11 @@ bool Registry::snapshot(std::string* text, std::string* error) {
 
 bool Registry::writeFile(const std::string& path, std::string_view text, bool durable,
                          std::string* error) {
-  // The two files trade places (RENAME_EXCHANGE): the temporary one is the previous registry
-  // afterwards, overwritten in place by the next write. Written after every acknowledgement,
-  // a new inode each time (create, rename over, free the old one) cost about 6 % of a core
-  // busy tailing in the filesystem's inode allocator. The path still holds a whole file at every
-  // moment. Where the filesystem cannot exchange (or the path does not exist yet): a rename.
-  static std::atomic<bool> exchange_works{true};
+  if (!durable) {
+    return writeRecent(path + kRecentSuffix, text, error);
+  }
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
   if (fd < 0) {
     *error = fmt::format("{}: {}", tmp, errnoText());
     return false;
@@ -524,33 +608,19 @@ bool Registry::writeFile(const std::string& path, std::string_view text, bool du
   std::string what;
   if (!writeAll(fd, text)) {
     what = fmt::format("write {}: {}", tmp, errnoText());
-  } else if (::ftruncate(fd, static_cast<off_t>(text.size())) != 0) {
-    what = fmt::format("truncate {}: {}", tmp, errnoText());  // the older, longer text's tail
-  } else if (durable && ::fsync(fd) != 0) {
+  } else if (::fsync(fd) != 0) {
     what = fmt::format("fsync {}: {}", tmp, errnoText());
   }
   if (::close(fd) != 0 && what.empty()) {
     what = fmt::format("close {}: {}", tmp, errnoText());
   }
-  if (what.empty()) {
-    bool exchanged = false;
-    if (exchange_works.load(std::memory_order_relaxed)) {
-      exchanged = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0;
-      if (!exchanged && (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
-        exchange_works.store(false, std::memory_order_relaxed);
-      }
-    }
-    if (!exchanged && ::rename(tmp.c_str(), path.c_str()) != 0) {
-      what = fmt::format("rename {} to {}: {}", tmp, path, errnoText());
-    }
+  if (what.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    what = fmt::format("rename {} to {}: {}", tmp, path, errnoText());
   }
   if (!what.empty()) {
     ::unlink(tmp.c_str());
     *error = std::move(what);
     return false;
-  }
-  if (!durable) {
-    return true;
   }
   // The rename is durable once the directory is synced.
   const size_t slash = path.rfind('/');
@@ -565,6 +635,51 @@ bool Registry::writeFile(const std::string& path, std::string_view text, bool du
     return false;
   }
   ::close(dfd);
+  return true;
+}
+
+// Written after every acknowledgement, so a killed process re-sends little. A new file renamed
+// over the old one each time had ext4 allocate an inode per write (about 6 % of a core busy
+// tailing); instead `recent`.tmp is overwritten in place and the two trade places
+// (RENAME_EXCHANGE; a rename where the filesystem cannot exchange). Whole for a killed process;
+// after a power loss possibly torn, which its header tells (loadRecent falls back to
+// registry.json).
+bool Registry::writeRecent(const std::string& recent, std::string_view text, std::string* error) {
+  static std::atomic<bool> exchange_works{true};
+  const std::string tmp = recent + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0) {
+    *error = fmt::format("{}: {}", tmp, errnoText());
+    return false;
+  }
+  std::string what;
+  const std::string header = recentHeader(text) + "\n";
+  if (!writeAll(fd, header) || !writeAll(fd, text)) {
+    what = fmt::format("write {}: {}", tmp, errnoText());
+  } else if (::ftruncate(fd, static_cast<off_t>(header.size() + text.size())) != 0) {
+    what = fmt::format("truncate {}: {}", tmp, errnoText());  // an older, longer text's tail
+  }
+  if (::close(fd) != 0 && what.empty()) {
+    what = fmt::format("close {}: {}", tmp, errnoText());
+  }
+  if (what.empty()) {
+    bool exchanged = false;
+    if (exchange_works.load(std::memory_order_relaxed)) {
+      exchanged =
+          ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, recent.c_str(), RENAME_EXCHANGE) == 0;
+      if (!exchanged && (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+        exchange_works.store(false, std::memory_order_relaxed);
+      }
+    }
+    if (!exchanged && ::rename(tmp.c_str(), recent.c_str()) != 0) {
+      what = fmt::format("rename {} to {}: {}", tmp, recent, errnoText());
+    }
+  }
+  if (!what.empty()) {
+    ::unlink(tmp.c_str());
+    *error = std::move(what);
+    return false;
+  }
   return true;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "collector/sources/logs/file_identity.h"
 
 // Where tailing resumes (wire-formats.md §3.9, "the auditor"): per source key, the offset just
@@ -71,8 +73,8 @@ class Registry {
   // When dirty: writes registry.json.tmp, fsyncs it, renames it over registry.json and fsyncs
   // the directory. On failure (disk full, ...) the old registry.json is left intact, the
   // registry stays dirty, and save returns false + *error. Not dirty: nothing to do, true.
-  // durable = false skips both fsyncs: the rename is still atomic, so a killed process leaves
-  // the old or the new file, never a torn one; only a power loss may take the last writes.
+  // durable = false writes registry.json.recent instead (see writeFile): whole for a killed
+  // process; after a power loss registry.json, the last durable save, is what load() takes.
   bool save(std::string* error, bool durable = true);
   bool dirty() const { return dirty_; }
   // For a write elsewhere (a worker thread): the registry as serialize() gives it, and the
@@ -80,12 +82,14 @@ class Registry {
   // serialized. A failed write must call markDirty() so the next save tries again.
   bool snapshot(std::string* text, std::string* error);
   void markDirty() { dirty_ = true; }
-  // What save() does with the text: `path`.tmp, written in place (and fsynced when durable),
-  // exchanged with `path` (renamed over it where the filesystem cannot exchange; the directory
-  // fsynced when durable). `path`.tmp holds the previous registry afterwards. Thread-safe for
-  // distinct paths; one writer per path at a time.
+  // What save() does with the text. Durable: `path`.tmp written and fsynced, renamed over
+  // `path`, the directory fsynced. Not durable (after each acknowledgement, between the syncs):
+  // `path`.recent, a header line (hash and length) and the text, written in place into
+  // `path`.recent.tmp and exchanged with it; load() takes it when whole and newer than `path`
+  // ("Seq"). Thread-safe for distinct paths; one writer per path at a time.
   static bool writeFile(const std::string& path, std::string_view text, bool durable,
                         std::string* error);
+  static constexpr const char* kRecentSuffix = ".recent";
 
   // The registry as written to disk (for tests and `outpost status`).
   std::string serialize() const;
@@ -102,11 +106,19 @@ class Registry {
 
  private:
   bool moveAside(const std::string& why, std::string* error);
+  bool loadMain(std::string* error);
+  void loadRecent();
+  static bool parseDocument(const nlohmann::json& doc,
+                            std::map<std::string, RegistryEntry, std::less<>>* out, size_t* skipped,
+                            uint64_t* seq, std::string* why_not);
+  static std::string recentHeader(std::string_view body);
+  static bool writeRecent(const std::string& recent, std::string_view text, std::string* error);
 
   std::string path_;
   std::map<std::string, RegistryEntry, std::less<>> entries_;
   bool dirty_ = false;
   size_t skipped_ = 0;
+  uint64_t seq_ = 0;  // bumped at every save or snapshot; written as "Seq"
 };
 
 // RFC 3339 in UTC with microseconds ("2024-05-01T12:00:00.123456Z"), and back: any number of

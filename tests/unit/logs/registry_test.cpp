@@ -324,43 +324,78 @@ TEST(Registry, LeftoverTmpFromACrashIsIgnored) {
   EXPECT_EQ(reg.find("file:/a")->offset, 100u);
   reg.set("file:/a", fileEntry(200, 2));
   ASSERT_TRUE(reg.save(&error)) << error;
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
   Registry back(path);
   ASSERT_TRUE(back.load(&error)) << error;
   EXPECT_EQ(back.find("file:/a")->offset, 200u);
-  // The leftover was overwritten in place and traded places with the file: it holds the
-  // previous registry now, whole.
-  Registry previous(path + ".tmp");
-  ASSERT_TRUE(previous.load(&error)) << error;
-  EXPECT_EQ(previous.find("file:/a")->offset, 100u);
 }
 
-// Saved after every acknowledgement: the two files trade places instead of a new inode per
-// write, and a shorter text leaves no tail of a longer one.
-TEST(Registry, SavesReuseTwoFilesAndLeaveNoStaleTail) {
+// Saves between the syncs (after every acknowledgement) go to registry.json.recent: two files
+// that trade places instead of a new inode per write, no tail of a longer text left behind. A
+// load takes the recent file when it is whole and newer than registry.json, and registry.json
+// (the last durable save) when the recent one is torn, cut or older.
+TEST(Registry, RecentSavesBetweenSyncsAndTheNewestWholeOneWins) {
   TempDir dir;
   const std::string path = dir.file("registry.json");
+  const std::string recent = path + Registry::kRecentSuffix;
+  const std::string kLong = "file:/a-much-longer-key-that-makes-the-text-longer";
   Registry reg(path);
-  std::set<ino_t> inodes;
   std::string error;
-  for (int i = 0; i < 8; ++i) {
-    reg.set("file:/a", fileEntry(static_cast<uint64_t>(i), 1));
+  auto offsetAfterLoad = [&] {
+    Registry back(path);
+    std::string e;
+    EXPECT_TRUE(back.load(&e)) << e;
+    const RegistryEntry* a = back.find("file:/a");
+    return a == nullptr ? uint64_t{999} : a->offset;
+  };
+  reg.set("file:/a", fileEntry(1, 1));
+  ASSERT_TRUE(reg.save(&error, true)) << error;
+  std::set<ino_t> inodes;
+  for (uint64_t i = 2; i < 8; ++i) {
+    reg.set("file:/a", fileEntry(i, 1));
     if (i % 2 == 0) {
-      reg.set("file:/a-much-longer-key-that-makes-the-text-longer", fileEntry(7, 2));
+      reg.set(kLong, fileEntry(7, 2));
     } else {
-      reg.erase("file:/a-much-longer-key-that-makes-the-text-longer");
+      reg.erase(kLong);
     }
-    ASSERT_TRUE(reg.save(&error, i % 3 == 0)) << error;
+    ASSERT_TRUE(reg.save(&error, false)) << error;
     struct stat st {};
-    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    ASSERT_EQ(::stat(recent.c_str(), &st), 0);
     inodes.insert(st.st_ino);
+    EXPECT_EQ(offsetAfterLoad(), i);
     Registry back(path);
     ASSERT_TRUE(back.load(&error)) << error;
-    EXPECT_EQ(back.find("file:/a")->offset, static_cast<uint64_t>(i));
-    EXPECT_EQ(back.find("file:/a-much-longer-key-that-makes-the-text-longer") != nullptr,
-              i % 2 == 0);
-    EXPECT_EQ(readFile(path), reg.serialize());
+    EXPECT_EQ(back.find(kLong) != nullptr, i % 2 == 0);
   }
-  EXPECT_EQ(inodes.size(), 2u);  // tmpfs and ext4 (here) both exchange
+  EXPECT_EQ(inodes.size(), 2u);  // ext4 and tmpfs exchange
+  Registry durable_only(path + ".copy");
+  fs::copy_file(path, path + ".copy");
+  ASSERT_TRUE(durable_only.load(&error)) << error;
+  EXPECT_EQ(durable_only.find("file:/a")->offset, 1u);  // registry.json itself is the synced one
+
+  // Torn (a byte of another write) or cut: not whole, registry.json counts.
+  const std::string whole = readFile(recent);
+  std::string torn = whole;
+  torn[torn.size() / 2] ^= 0x20;
+  dir.write("registry.json.recent", torn);
+  EXPECT_EQ(offsetAfterLoad(), 1u);
+  dir.write("registry.json.recent", whole.substr(0, whole.size() / 2));
+  EXPECT_EQ(offsetAfterLoad(), 1u);
+  dir.write("registry.json.recent", whole);
+  EXPECT_EQ(offsetAfterLoad(), 7u);
+
+  // A durable save is newer than every recent one before it.
+  reg.set("file:/a", fileEntry(9, 1));
+  ASSERT_TRUE(reg.save(&error, true)) << error;
+  EXPECT_EQ(offsetAfterLoad(), 9u);
+  dir.write("registry.json.recent", whole);  // an older recent file (Seq below registry.json's)
+  EXPECT_EQ(offsetAfterLoad(), 9u);
+
+  // registry.json missing (never synced yet): the recent file alone.
+  reg.set("file:/a", fileEntry(10, 1));
+  ASSERT_TRUE(reg.save(&error, false)) << error;
+  fs::remove(path);
+  EXPECT_EQ(offsetAfterLoad(), 10u);
 }
 
 TEST(Registry, FailedSaveLeavesTheOldFile) {
