@@ -214,6 +214,29 @@ std::string errnoText() {
   return std::strerror(errno);
 }
 
+// Up to `size` bytes from the start of `fd` into *text (fewer at an early end of file). False on
+// a read error (errno tells).
+bool readUpTo(int fd, size_t size, std::string* text) {
+  text->resize(size);
+  size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::read(fd, text->data() + got, size - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      text->resize(got);
+      return false;
+    }
+    if (n == 0) {
+      break;
+    }
+    got += static_cast<size_t>(n);
+  }
+  text->resize(got);
+  return true;
+}
+
 }  // namespace
 
 std::string formatRfc3339Micros(int64_t unix_ns) {
@@ -333,19 +356,7 @@ void Registry::loadRecent() {
   std::string text;
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= kMaxRegistryBytes) {
-    text.resize(static_cast<size_t>(st.st_size));
-    size_t got = 0;
-    while (got < text.size()) {
-      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        break;
-      }
-      got += static_cast<size_t>(n);
-    }
-    text.resize(got);
+    readUpTo(fd, static_cast<size_t>(st.st_size), &text);  // a short or failed read: not whole
   }
   ::close(fd);
   const size_t eol = text.find('\n');
@@ -399,24 +410,8 @@ bool Registry::loadMain(std::string* error) {
     why = "not a regular file";
   } else if (st.st_size > kMaxRegistryBytes) {
     why = fmt::format("too large ({} bytes)", static_cast<int64_t>(st.st_size));
-  } else {
-    text.resize(static_cast<size_t>(st.st_size));
-    size_t got = 0;
-    while (got < text.size()) {
-      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n < 0) {
-        why = fmt::format("cannot read: {}", errnoText());
-        break;
-      }
-      if (n == 0) {
-        break;
-      }
-      got += static_cast<size_t>(n);
-    }
-    text.resize(got);
+  } else if (!readUpTo(fd, static_cast<size_t>(st.st_size), &text)) {
+    why = fmt::format("cannot read: {}", errnoText());
   }
   ::close(fd);
   if (!why.empty()) {
