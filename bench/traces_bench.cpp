@@ -17,7 +17,6 @@
 // The last line is `RESULT key=value ...`. Only loopback and a temporary directory are used.
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -43,6 +42,7 @@
 
 #include "collector/sources/traces/decoder.h"
 #include "collector/sources/traces/pipeline.h"
+#include "core/allocator.h"
 #include "forwarder/compression.h"
 #include "tests/support/trace_bodies.h"
 
@@ -499,10 +499,8 @@ int freeTcpPort() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The allocator as `outpost run` sets it (collector/cli.cpp): 1 MB AgentPayload bodies stay in
-  // the heap instead of a fresh mmap, faulted in page by page, for each.
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  outpost::keepPayloadBuffersInTheHeap();  // as `outpost run` does: 1 MB AgentPayloads stay in the
+                                           // heap
   bool quick = false;
   bool by_stage = false;
   std::string outpost = (fs::path(argv[0]).parent_path() / "outpost").string();

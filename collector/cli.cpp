@@ -1,7 +1,5 @@
 #include "collector/cli.h"
 
-#include <malloc.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -23,6 +21,7 @@
 #include "collector/sources/logs/logs_source.h"
 #include "collector/sources/logs/source_config.h"
 #include "collector/sources/traces/trace_receiver.h"
+#include "core/allocator.h"
 #include "core/config.h"
 #include "core/config_render.h"
 #include "core/log.h"
@@ -593,13 +592,7 @@ int cmdStatus(const Options& opts) {
 }
 
 int cmdRun(const Options& opts) {
-  // Payload buffers (hundreds of KiB to a few MiB, one per batch) are allocated on the loop and
-  // freed on a worker after compression, hundreds of times a second on a busy host. With glibc's
-  // defaults each went to mmap or grew and trimmed the heap, and every page was faulted in and
-  // zero-filled again: more kernel time than the JSON encoding itself. Kept in the heap instead;
-  // the memory stays bounded by the in-flight budgets.
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  keepPayloadBuffersInTheHeap();
   ConfigResult result = loadConfig(opts.config);
   checkLogSources(result);
   checkTraceConfig(result);

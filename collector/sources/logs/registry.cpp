@@ -424,9 +424,6 @@ bool Registry::loadMain(std::string* error) {
   } catch (const std::exception&) {  // bad_alloc; parse errors do not throw
     doc = Json(Json::value_t::discarded);
   }
-  if (doc.is_discarded()) {
-    return moveAside("not valid JSON", error);
-  }
   std::string why_not;
   if (!parseDocument(doc, &entries_, &skipped_, &seq_, &why_not)) {
     return moveAside(why_not, error);
