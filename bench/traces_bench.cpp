@@ -275,6 +275,35 @@ Rates inProcess(const std::vector<std::string>& bodies, bool v05, int rounds) {
   return r;
 }
 
+// Spans/s of the v0.4 pipeline without compression, nothing else measured.
+[[gnu::noinline]] double pipelineRate(const std::vector<std::string>& bodies, int rounds) {
+  using namespace outpost::traces;
+  TracePipeline::Options o;
+  o.hostname = "bench-host";
+  o.agent_version = "7.60.0";
+  TracePipeline pipeline(o);
+  std::string error;
+  if (!pipeline.init(&error)) {
+    die(error);
+  }
+  const auto t0 = Clock::now();
+  for (int round = 0; round < rounds; ++round) {
+    for (const auto& b : bodies) {
+      auto dp = std::make_unique<DecodedPayload>();
+      dp->body = b;
+      if (!decodeTraces(TraceApiVersion::kV04, "application/msgpack", *dp, &error)) {
+        die("decode: " + error);
+      }
+      pipeline.process(*dp, {}, nowNs());
+      if (pipeline.buffer().bytes() >= outpost::traces::kAgentPayloadFlushBytes) {
+        pipeline.buffer().take();
+      }
+    }
+  }
+  pipeline.buffer().take();
+  return 50.0 * static_cast<double>(bodies.size()) * rounds / seconds(t0);
+}
+
 // Spans/s with each stage added in turn (decode; + normalize; + obfuscate; + stats; + sample;
 // + AgentPayload encode), all chunks kept: where the pipeline's time goes.
 void stages(const std::vector<std::string>& bodies, int rounds) {
@@ -503,6 +532,8 @@ int main(int argc, char** argv) {
                                            // heap
   bool quick = false;
   bool by_stage = false;
+  bool pipeline_only = false;
+  int rounds_arg = 0;
   std::string outpost = (fs::path(argv[0]).parent_path() / "outpost").string();
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -510,16 +541,27 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (a == "--stages") {
       by_stage = true;
+    } else if (a == "--pipeline-only") {
+      pipeline_only = true;
+    } else if (a == "--rounds" && i + 1 < argc) {
+      rounds_arg = std::atoi(argv[++i]);
     } else if (a == "--outpost" && i + 1 < argc) {
       outpost = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: outpost-bench-traces [--quick] [--stages] [--outpost PATH]\n");
+      std::fprintf(stderr,
+                   "usage: outpost-bench-traces [--quick] [--stages] [--pipeline-only] "
+                   "[--rounds N] [--outpost PATH]\n");
       return 2;
     }
   }
   const size_t requests = 200;  // 10,000 spans per round
-  const int rounds = quick ? 5 : 30;
+  const int rounds = rounds_arg > 0 ? rounds_arg : quick ? 5 : 30;
   const auto v04 = makeBodies(requests, false);
+  if (pipeline_only) {
+    // Only the v0.4 pipeline without compression: for profilers (perf, callgrind).
+    std::printf("v0.4 pipeline: %.0f spans/s\n", pipelineRate(v04, rounds));
+    return 0;
+  }
   const auto v05 = makeBodies(requests, true);
   size_t v04_bytes = 0;
   for (const auto& b : v04) {

@@ -297,43 +297,54 @@ std::string AgentPayloadBuffer::languages() const {
 }
 
 std::string AgentPayloadBuffer::take() {
-  auto groupSize = [](const Group& g) {
-    size_t n = proto::stringSize(1, g.container_id) + proto::stringSize(2, g.language_name) +
-               proto::stringSize(3, g.language_version) + proto::stringSize(4, g.tracer_version) +
-               proto::stringSize(5, g.runtime_id) + g.chunks.size() + proto::stringSize(8, g.env) +
-               proto::stringSize(9, g.hostname) + proto::stringSize(10, g.app_version);
+  auto headSize = [](const Group& g) {  // the group's fields before its chunks
+    return proto::stringSize(1, g.container_id) + proto::stringSize(2, g.language_name) +
+           proto::stringSize(3, g.language_version) + proto::stringSize(4, g.tracer_version) +
+           proto::stringSize(5, g.runtime_id);
+  };
+  auto tailSize = [](const Group& g) {  // and after them
+    size_t n = proto::stringSize(8, g.env) + proto::stringSize(9, g.hostname) +
+               proto::stringSize(10, g.app_version);
     for (const auto& [k, v] : g.tags) {
       n += delimitedSize(7, proto::stringEntrySize(k, v));
     }
     return n;
   };
-  size_t total =
-      proto::stringSize(1, options_.hostname) + proto::stringSize(2, options_.env) +
+  auto groupSize = [&](const Group& g) { return headSize(g) + g.chunks.size() + tailSize(g); };
+  const size_t top = proto::stringSize(1, options_.hostname) + proto::stringSize(2, options_.env);
+  size_t bottom =
       proto::stringSize(7, options_.agent_version) + proto::doubleSize(8, options_.target_tps) +
       proto::doubleSize(9, options_.error_tps) + proto::boolSize(10, options_.rare_sampler_enabled);
+  for (const auto& [k, v] : options_.tags) {
+    bottom += delimitedSize(6, proto::stringEntrySize(k, v));
+  }
+  size_t total = top + bottom;
   for (const auto& g : groups_) {
     if (!g.chunks.empty()) {
       total += delimitedSize(5, groupSize(g));
     }
   }
-  for (const auto& [k, v] : options_.tags) {
-    total += delimitedSize(6, proto::stringEntrySize(k, v));
-  }
-  std::string out(total, '\0');
-  Writer w(out.data());
+  // Written piece by piece: the chunks (nearly all of it) are appended, not written over a
+  // zero-filled string.
+  std::string out;
+  out.reserve(total);
+  Writer w = proto::extend(out, top);
   w.string(1, options_.hostname);
   w.string(2, options_.env);
   for (const auto& g : groups_) {
     if (g.chunks.empty()) {
       continue;
     }
-    w.header(5, groupSize(g));
+    const size_t size = groupSize(g);
+    w = proto::extend(out, delimitedSize(5, size) - size + headSize(g));
+    w.header(5, size);
     w.string(1, g.container_id);
     w.string(2, g.language_name);
     w.string(3, g.language_version);
     w.string(4, g.tracer_version);
     w.string(5, g.runtime_id);
-    w.raw(g.chunks);
+    out.append(g.chunks.view());
+    w = proto::extend(out, tailSize(g));
     for (const auto& [k, v] : g.tags) {
       w.stringEntry(7, k, v);
     }
@@ -341,6 +352,7 @@ std::string AgentPayloadBuffer::take() {
     w.string(9, g.hostname);
     w.string(10, g.app_version);
   }
+  w = proto::extend(out, bottom);
   for (const auto& [k, v] : options_.tags) {
     w.stringEntry(6, k, v);
   }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "collector/sources/traces/proto_writer.h"
 #include "collector/sources/traces/span.h"
 
 // The trace intake's body (§5.1–§5.5): a protobuf pb.AgentPayload holding one TracerPayload per
@@ -57,8 +58,8 @@ class AgentPayloadBuffer {
     std::string container_id, language_name, language_version, tracer_version, runtime_id, env,
         hostname, app_version;
     std::vector<std::pair<std::string, std::string>> tags;
-    std::string chunks;  // repeated field 6 (chunks), encoded; its capacity is kept across
-                         // take()s (fresh pages cost a fault each), for groups still in use
+    proto::Buffer chunks;  // repeated field 6 (chunks), encoded; its capacity is kept across
+                           // take()s (fresh pages cost a fault each), for groups still in use
   };
   Group& groupFor(const TracerPayload& p);
 

@@ -19,6 +19,9 @@ uint64_t mix(uint64_t h, uint64_t v) {
 // Each field hashed whole (std::hash reads words, not bytes) with its length, then combined in
 // order, so ("ab","c") and ("a","bc") differ.
 uint64_t mix(uint64_t h, std::string_view s) {
+  if (s.empty()) {  // (most optional fields are: no call for them)
+    return mix(mix(h, 0x2545f4914f6cdd1dULL), 0);
+  }
   return mix(mix(h, std::hash<std::string_view>{}(s)), s.size());
 }
 
@@ -82,6 +85,11 @@ void Concentrator::add(const TracerPayload& payload, const TraceChunk& chunk, in
   }
   const Str version = !payload.app_version.empty() ? payload.app_version : metaOr(root, "version");
   const bool synthetics = chunk.origin.starts_with("synthetics");
+  uint64_t chunk_hash = 1469598103934665603ULL;  // the key's fields shared by the chunk's spans
+  chunk_hash = mix(chunk_hash, hostname);
+  chunk_hash = mix(chunk_hash, env);
+  chunk_hash = mix(chunk_hash, version);
+  chunk_hash = mix(chunk_hash, payload.container_id);
   for (const auto& s : chunk.spans) {
     // One pass over the metrics and one over the meta, for every field the key needs.
     bool top = false;
@@ -133,12 +141,7 @@ void Concentrator::add(const TracerPayload& payload, const TraceChunk& chunk, in
       endpoint = route;
     }
     const int32_t trace_root = s.parent_id == 0 ? 1 : 2;
-    uint64_t h = 1469598103934665603ULL;
-    h = mix(h, hostname);
-    h = mix(h, env);
-    h = mix(h, version);
-    h = mix(h, payload.container_id);
-    h = mix(h, s.service);
+    uint64_t h = mix(chunk_hash, s.service);
     h = mix(h, s.name);
     h = mix(h, s.resource);
     h = mix(h, s.type);

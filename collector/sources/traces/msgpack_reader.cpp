@@ -190,7 +190,7 @@ bool MsgpackReader::readMapHeader(uint32_t* n) {
   return true;
 }
 
-bool MsgpackReader::readString(std::string_view* s) {
+bool MsgpackReader::readStringSlow(std::string_view* s) {
   if (!need(1, "str")) {
     return false;
   }

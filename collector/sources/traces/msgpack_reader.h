@@ -66,6 +66,7 @@ class MsgpackReader {
     return v;
   }
   bool typeError(const char* expected);
+  bool readStringSlow(std::string_view* s);
   bool readInteger(bool* negative, uint64_t* magnitude_or_bits);
   bool skipDepth(int depth);
   bool readLength(uint8_t b, uint8_t fix_base, uint8_t fix_mask, uint8_t c8, uint8_t c16,
@@ -76,5 +77,19 @@ class MsgpackReader {
   size_t pos_ = 0;
   std::string error_;
 };
+
+// A fixstr (up to 31 bytes: most keys and values) inline, the rest out of line.
+inline bool MsgpackReader::readString(std::string_view* s) {
+  if (pos_ < size_ && ok()) [[likely]] {
+    const uint8_t b = p_[pos_];
+    const size_t n = b & 0x1f;
+    if ((b & 0xe0) == 0xa0 && size_ - pos_ - 1 >= n) [[likely]] {
+      *s = std::string_view(reinterpret_cast<const char*>(p_ + pos_ + 1), n);
+      pos_ += 1 + n;
+      return true;
+    }
+  }
+  return readStringSlow(s);
+}
 
 }  // namespace outpost::traces

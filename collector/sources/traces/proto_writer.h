@@ -1,7 +1,10 @@
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -77,10 +80,24 @@ class Writer {
     varint(len);
   }
   void raw(std::string_view s) {
-    if (!s.empty()) {
-      std::memcpy(p_, s.data(), s.size());
-      p_ += s.size();
+    // Most strings here are a few bytes (tag keys and values): copied by two overlapping loads
+    // and stores rather than a call to memcpy.
+    const char* from = s.data();
+    const size_t n = s.size();
+    if (n >= 8 && n <= 16) {
+      copyWord<uint64_t>(p_, from);
+      copyWord<uint64_t>(p_ + n - 8, from + n - 8);
+    } else if (n >= 4 && n < 8) {
+      copyWord<uint32_t>(p_, from);
+      copyWord<uint32_t>(p_ + n - 4, from + n - 4);
+    } else if (n < 4) {
+      for (size_t i = 0; i < n; ++i) {
+        p_[i] = from[i];
+      }
+    } else {
+      std::memcpy(p_, from, n);
     }
+    p_ += n;
   }
   void bytes(uint32_t field, std::string_view s) {
     header(field, s.size());
@@ -109,8 +126,13 @@ class Writer {
     fixed64Raw(v);
   }
   void fixed64Raw(uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-      *p_++ = static_cast<char>((v >> (8 * i)) & 0xff);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(p_, &v, 8);
+      p_ += 8;
+    } else {
+      for (int i = 0; i < 8; ++i) {
+        *p_++ = static_cast<char>((v >> (8 * i)) & 0xff);
+      }
     }
   }
   void float64(uint32_t field, double v) {
@@ -122,20 +144,53 @@ class Writer {
   }
   // map<string,string> entry as field `field`.
   void stringEntry(uint32_t field, std::string_view k, std::string_view v) {
+    const size_t entry = 4 + k.size() + v.size();
+    if (field < 16 && entry < 0x80) {  // nearly every tag: each tag and length one byte
+      p_[0] = static_cast<char>((field << 3) | kLengthDelimited);
+      p_[1] = static_cast<char>(entry);
+      p_[2] = (1 << 3) | kLengthDelimited;
+      p_[3] = static_cast<char>(k.size());
+      p_ += 4;
+      raw(k);
+      p_[0] = (2 << 3) | kLengthDelimited;
+      p_[1] = static_cast<char>(v.size());
+      p_ += 2;
+      raw(v);
+      return;
+    }
     header(field, stringEntrySize(k, v));
     bytes(1, k);
     bytes(2, v);
   }
   // map<string,double> entry (the value always written, even 0).
   void doubleEntry(uint32_t field, std::string_view k, double v) {
-    header(field, doubleEntrySize(k));
-    bytes(1, k);
     uint64_t bits;
     std::memcpy(&bits, &v, sizeof bits);
+    const size_t entry = 2 + k.size() + 9;
+    if (field < 16 && entry < 0x80) {
+      p_[0] = static_cast<char>((field << 3) | kLengthDelimited);
+      p_[1] = static_cast<char>(entry);
+      p_[2] = (1 << 3) | kLengthDelimited;
+      p_[3] = static_cast<char>(k.size());
+      p_ += 4;
+      raw(k);
+      *p_++ = (2 << 3) | kFixed64;
+      fixed64Raw(bits);
+      return;
+    }
+    header(field, doubleEntrySize(k));
+    bytes(1, k);
     fixed64(2, bits);
   }
 
  private:
+  template <typename Word>
+  static void copyWord(char* to, const char* from) {
+    Word w;
+    std::memcpy(&w, from, sizeof w);
+    std::memcpy(to, &w, sizeof w);
+  }
+
   char* p_;
 };
 
@@ -144,6 +199,45 @@ inline Writer extend(std::string& out, size_t n) {
   const size_t old = out.size();
   out.resize(old + n);
   return Writer(out.data() + old);
+}
+
+// A growable byte buffer whose growth does not zero-fill the new bytes (std::string::resize
+// does: a pass over every byte the Writer is about to overwrite anyway). Its capacity stays
+// across clear().
+class Buffer {
+ public:
+  // `n` more bytes at the end, for the caller to fill.
+  char* extend(size_t n) {
+    if (capacity_ - size_ < n) {
+      grow(n);
+    }
+    char* p = data_.get() + size_;
+    size_ += n;
+    return p;
+  }
+  std::string_view view() const { return {data_.get(), size_}; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void clear() { size_ = 0; }
+
+ private:
+  void grow(size_t n) {
+    size_t capacity = std::max<size_t>({capacity_ * 2, size_ + n, 4096});
+    auto data = std::make_unique_for_overwrite<char[]>(capacity);
+    if (size_ != 0) {
+      std::memcpy(data.get(), data_.get(), size_);
+    }
+    data_ = std::move(data);
+    capacity_ = capacity;
+  }
+
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+inline Writer extend(Buffer& out, size_t n) {
+  return Writer(out.extend(n));
 }
 
 }  // namespace outpost::traces::proto

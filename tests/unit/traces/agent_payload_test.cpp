@@ -206,6 +206,58 @@ TEST(AgentPayloadTest, SizesMatchWhatIsWritten) {
   EXPECT_EQ(parsed.traceid(), std::numeric_limits<uint64_t>::max());
 }
 
+// The writer copies short strings by overlapping words and writes small map entries with one-byte
+// lengths: every length around those paths (0-3, 4-7, 8-16, entries just under and over 128
+// bytes, lengths over 127), through a buffer that grows past its first allocation and is taken
+// twice, decodes to exactly what was added.
+TEST(AgentPayloadTest, StringsOfEveryLengthAroundTheFastPathsRoundTrip) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) {
+    text.push_back(static_cast<char>('a' + i % 26));
+  }
+  const std::string upper = "K" + text;  // keys that never equal one from `text`
+  AgentPayloadBuffer buffer({});
+  TracerPayload tp;
+  tp.language_name = "go";
+  for (int take = 0; take < 2; ++take) {
+    TraceChunk chunk;
+    for (size_t n = 0; n <= 260; ++n) {
+      Span s;
+      s.span_id = n + 1;
+      s.service = Str(text).substr(0, n % 40);
+      s.resource = Str(text).substr(take, n);
+      s.meta = {{Str(text).substr(0, n % 20), Str(text).substr(n % 7, n)},
+                {Str(upper).substr(0, n + 1), "v"}};
+      s.metrics = {{Str(text).substr(2, n), static_cast<double>(n)}};
+      chunk.spans.push_back(s);
+    }
+    buffer.add(tp, chunk);
+    const std::string body = buffer.take();
+    pb::AgentPayload p;
+    ASSERT_TRUE(p.ParseFromString(body));
+    EXPECT_EQ(p.ByteSizeLong(), body.size());
+    ASSERT_EQ(p.tracerpayloads_size(), 1);
+    ASSERT_EQ(p.tracerpayloads(0).chunks_size(), 1);
+    const auto& spans = p.tracerpayloads(0).chunks(0).spans();
+    ASSERT_EQ(spans.size(), 261);
+    for (int i = 0; i < spans.size(); ++i) {
+      const auto& want = chunk.spans[static_cast<size_t>(i)];
+      const auto& got = spans[i];
+      EXPECT_EQ(got.spanid(), want.span_id);
+      EXPECT_EQ(got.service(), want.service);
+      EXPECT_EQ(got.resource(), want.resource);
+      ASSERT_EQ(got.meta_size(), 2) << i;
+      for (const auto& [k, v] : want.meta) {
+        ASSERT_EQ(got.meta().count(std::string(k)), 1u) << i;
+        EXPECT_EQ(got.meta().at(std::string(k)), v) << i;
+      }
+      const std::string metric(want.metrics[0].first);
+      ASSERT_EQ(got.metrics().count(metric), 1u) << i;
+      EXPECT_EQ(got.metrics().at(metric), want.metrics[0].second);
+    }
+  }
+}
+
 TEST(AgentPayloadTest, AnEmptyBufferGivesAPayloadWithoutTracerPayloads) {
   AgentPayloadBuffer buffer({});
   pb::AgentPayload p;
