@@ -276,7 +276,8 @@ Rates inProcess(const std::vector<std::string>& bodies, bool v05, int rounds) {
 }
 
 // Spans/s of the v0.4 pipeline without compression, nothing else measured.
-[[gnu::noinline]] double pipelineRate(const std::vector<std::string>& bodies, int rounds) {
+[[gnu::noinline]] double pipelineRate(const std::vector<std::string>& bodies, bool v05,
+                                      int rounds) {
   using namespace outpost::traces;
   TracePipeline::Options o;
   o.hostname = "bench-host";
@@ -291,7 +292,8 @@ Rates inProcess(const std::vector<std::string>& bodies, bool v05, int rounds) {
     for (const auto& b : bodies) {
       auto dp = std::make_unique<DecodedPayload>();
       dp->body = b;
-      if (!decodeTraces(TraceApiVersion::kV04, "application/msgpack", *dp, &error)) {
+      if (!decodeTraces(v05 ? TraceApiVersion::kV05 : TraceApiVersion::kV04, "application/msgpack",
+                        *dp, &error)) {
         die("decode: " + error);
       }
       pipeline.process(*dp, {}, nowNs());
@@ -557,12 +559,13 @@ int main(int argc, char** argv) {
   const size_t requests = 200;  // 10,000 spans per round
   const int rounds = rounds_arg > 0 ? rounds_arg : quick ? 5 : 30;
   const auto v04 = makeBodies(requests, false);
+  const auto v05 = makeBodies(requests, true);
   if (pipeline_only) {
-    // Only the v0.4 pipeline without compression: for profilers (perf, callgrind).
-    std::printf("v0.4 pipeline: %.0f spans/s\n", pipelineRate(v04, rounds));
+    // Only the pipelines without compression: for profilers (perf, callgrind).
+    std::printf("v0.4 pipeline: %.0f spans/s\n", pipelineRate(v04, false, rounds));
+    std::printf("v0.5 pipeline: %.0f spans/s\n", pipelineRate(v05, true, rounds));
     return 0;
   }
-  const auto v05 = makeBodies(requests, true);
   size_t v04_bytes = 0;
   for (const auto& b : v04) {
     v04_bytes += b.size();

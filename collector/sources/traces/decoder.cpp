@@ -513,22 +513,23 @@ class MsgpackDecoder {
   }
 
   bool index(Str* s) {
-    if (r_.peek() == MsgpackReader::Type::kNil) {
-      r_.fail("v0.5: nil at byte " + std::to_string(r_.position()));
-      return false;
-    }
     const size_t at = r_.position();
     uint64_t i = 0;
-    if (!r_.readUint64(&i)) {
-      return false;
+    if (!r_.nextIsNil() && r_.readUint64(&i) && i < dict_.size()) [[likely]] {
+      *s = dict_[i];
+      return true;
     }
-    if (i >= dict_.size()) {
+    return indexFailed(at, i);
+  }
+  // Why index() failed (out of line: the messages' strings would cost every call a frame).
+  [[gnu::noinline]] bool indexFailed(size_t at, uint64_t i) {
+    if (r_.nextIsNil()) {
+      r_.fail("v0.5: nil at byte " + std::to_string(at));
+    } else if (r_.ok()) {
       r_.fail("v0.5: string index " + std::to_string(i) + " at byte " + std::to_string(at) +
               " is outside the dictionary of " + std::to_string(dict_.size()));
-      return false;
     }
-    *s = dict_[i];
-    return true;
+    return false;
   }
 
   bool span05(Span& s) {

@@ -293,7 +293,7 @@ bool MsgpackReader::readInteger(bool* negative, uint64_t* bits) {
   return true;
 }
 
-bool MsgpackReader::readUint64(uint64_t* v) {
+bool MsgpackReader::readUint64Slow(uint64_t* v) {
   if (!need(1, "int")) {
     return false;
   }
@@ -308,7 +308,7 @@ bool MsgpackReader::readUint64(uint64_t* v) {
   return true;
 }
 
-bool MsgpackReader::readInt64(int64_t* v) {
+bool MsgpackReader::readInt64Slow(int64_t* v) {
   if (!need(1, "int")) {
     return false;
   }

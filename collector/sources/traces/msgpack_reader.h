@@ -1,7 +1,9 @@
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -37,6 +39,7 @@ class MsgpackReader {
   size_t position() const { return pos_; }
   bool atEnd() const { return pos_ >= size_; }
   Type peek() const;
+  bool nextIsNil() const { return ok() && pos_ < size_ && p_[pos_] == 0xc0; }
 
   bool readNil();                        // consumes and returns true only if the next value is nil
   bool readArrayHeader(uint32_t* n);     // nil -> 0; fails if n > bytes remaining
@@ -67,6 +70,9 @@ class MsgpackReader {
   }
   bool typeError(const char* expected);
   bool readStringSlow(std::string_view* s);
+  bool fastInteger(uint64_t* bits, bool* is_signed);
+  bool readUint64Slow(uint64_t* v);
+  bool readInt64Slow(int64_t* v);
   bool readInteger(bool* negative, uint64_t* magnitude_or_bits);
   bool skipDepth(int depth);
   bool readLength(uint8_t b, uint8_t fix_base, uint8_t fix_mask, uint8_t c8, uint8_t c16,
@@ -90,6 +96,53 @@ inline bool MsgpackReader::readString(std::string_view* s) {
     }
   }
   return readStringSlow(s);
+}
+
+// The common integer encodings inline (a positive fixint: v0.5 string indices, flags, small
+// counts; uint8-64 and int8-64: ids, start, duration), when nine bytes remain to load from.
+// `bits` gets the value's bits (two's complement for signed encodings); false: not one of them.
+inline bool MsgpackReader::fastInteger(uint64_t* bits, bool* is_signed) {
+  if (size_ - pos_ < 9 || !ok()) [[unlikely]] {
+    return false;
+  }
+  const uint8_t b = p_[pos_];
+  if (b <= 0x7f) {
+    *bits = b;
+    *is_signed = false;
+    pos_ += 1;
+    return true;
+  }
+  if (b < 0xcc || b > 0xd3) {
+    return false;
+  }
+  const unsigned width = 1u << (b & 3);  // cc/d0: 1 byte, cd/d1: 2, ce/d2: 4, cf/d3: 8
+  uint64_t big;
+  std::memcpy(&big, p_ + pos_ + 1, sizeof big);
+  const uint64_t word = std::endian::native == std::endian::little ? __builtin_bswap64(big) : big;
+  const unsigned shift = 64 - 8 * width;
+  *is_signed = b >= 0xd0;
+  *bits = *is_signed ? static_cast<uint64_t>(static_cast<int64_t>(word) >> shift) : word >> shift;
+  pos_ += 1 + width;
+  return true;
+}
+
+inline bool MsgpackReader::readUint64(uint64_t* v) {
+  bool is_signed = false;
+  return fastInteger(v, &is_signed) || readUint64Slow(v);
+}
+
+inline bool MsgpackReader::readInt64(int64_t* v) {
+  uint64_t bits = 0;
+  bool is_signed = false;
+  const size_t at = pos_;
+  if (fastInteger(&bits, &is_signed)) [[likely]] {
+    if (is_signed || bits <= static_cast<uint64_t>(INT64_MAX)) {
+      *v = static_cast<int64_t>(bits);
+      return true;
+    }
+    pos_ = at;  // a uint64 above INT64_MAX: the slow path reports it
+  }
+  return readInt64Slow(v);
 }
 
 }  // namespace outpost::traces

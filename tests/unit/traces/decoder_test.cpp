@@ -52,6 +52,54 @@ TEST(MsgpackReaderTest, EveryIntegerWidthAndSign) {
   EXPECT_TRUE(r.atEnd());
 }
 
+// Integers are read inline when nine bytes remain and out of line near the end of the body: each
+// encoding (explicit, not only the writer's minimal one) gives the same value both ways.
+TEST(MsgpackReaderTest, IntegersReadTheSameInlineAndAtTheEndOfTheBody) {
+  auto bytes = [](const auto& literal) {  // with its zero bytes
+    return std::string(literal, sizeof literal - 1);
+  };
+  struct Case {
+    std::string bytes;
+    bool int64_ok;
+    int64_t as_int64;
+    uint64_t as_uint64;
+  };
+  const Case cases[] = {
+      {bytes("\x05"), true, 5, 5},
+      {bytes("\xcc\xfe"), true, 254, 254},
+      {bytes("\xcd\x01\x02"), true, 258, 258},
+      {bytes("\xce\x80\x00\x00\x01"), true, 2147483649LL, 2147483649ULL},
+      {bytes("\xcf\x00\x00\x00\x01\x00\x00\x00\x02"), true, 4294967298LL, 4294967298ULL},
+      {bytes("\xcf\xff\xff\xff\xff\xff\xff\xff\xfe"), false, 0, 0xfffffffffffffffeULL},
+      {bytes("\xd0\xfe"), true, -2, static_cast<uint64_t>(-2)},
+      {bytes("\xd0\x7f"), true, 127, 127},
+      {bytes("\xd1\xff\x00"), true, -256, static_cast<uint64_t>(-256)},
+      {bytes("\xd2\x80\x00\x00\x00"), true, -2147483648LL, static_cast<uint64_t>(-2147483648LL)},
+      {bytes("\xd3\x80\x00\x00\x00\x00\x00\x00\x01"), true, std::numeric_limits<int64_t>::min() + 1,
+       static_cast<uint64_t>(std::numeric_limits<int64_t>::min() + 1)},
+      {bytes("\xe0"), true, -32, static_cast<uint64_t>(-32)},
+  };
+  for (const auto& c : cases) {
+    for (const bool padded : {true, false}) {
+      const std::string body = padded ? c.bytes + std::string(9, '\xc0') : c.bytes;
+      MsgpackReader u(body);
+      uint64_t uv = 0;
+      ASSERT_TRUE(u.readUint64(&uv)) << u.error();
+      EXPECT_EQ(uv, c.as_uint64) << static_cast<int>(c.bytes[0]) << " padded " << padded;
+      EXPECT_EQ(u.position(), c.bytes.size());
+      MsgpackReader i(body);
+      int64_t iv = 0;
+      EXPECT_EQ(i.readInt64(&iv), c.int64_ok) << static_cast<int>(c.bytes[0]);
+      if (c.int64_ok) {
+        EXPECT_EQ(iv, c.as_int64) << static_cast<int>(c.bytes[0]) << " padded " << padded;
+        EXPECT_EQ(i.position(), c.bytes.size());
+      } else {
+        EXPECT_NE(i.error().find("int"), std::string::npos) << i.error();
+      }
+    }
+  }
+}
+
 TEST(MsgpackReaderTest, StringsBinsFloatsNilAndContainers) {
   std::string b;
   MsgpackWriter w(b);
