@@ -224,7 +224,12 @@ bool Forwarder::start() {
                          dir);
               }
             }
-            pump(*raw);
+            if (stopping_) {
+              drainForStop(*raw);  // what waited for the spool at stop(): on disk now
+              checkStopped();
+            } else {
+              pump(*raw);
+            }
           });
     }
   }
@@ -607,6 +612,7 @@ void Forwarder::splitAndResend(EndpointQueue& q, Item item) {
       }
     }
   };
+  ++compressing_jobs_;  // stop() waits for the parts too
   const bool queued = workers_.submit(
       [inputs, outputs, base, level] {
         for (size_t i = 0; i < inputs->size(); ++i) {
@@ -617,10 +623,11 @@ void Forwarder::splitAndResend(EndpointQueue& q, Item item) {
         }
       },
       [this, raw, inputs, outputs, base, ack, finish_part_failed] {
+        --compressing_jobs_;
         // In order, ahead of newer payloads, to this endpoint only.
         for (size_t i = inputs->size(); i-- > 0;) {
-          if ((*outputs)[i].empty() || stopping_) {
-            finish_part_failed(ack, stopping_ ? "shutdown" : "compression_error");
+          if ((*outputs)[i].empty()) {
+            finish_part_failed(ack, "compression_error");
             continue;
           }
           auto part = std::make_shared<Prepared>(*base);
@@ -629,9 +636,15 @@ void Forwarder::splitAndResend(EndpointQueue& q, Item item) {
           part->body = std::make_shared<const std::string>(std::move((*outputs)[i]));
           enqueue(*raw, part, ack, true);
         }
-        pump(*raw);
+        if (stopping_) {
+          drainForStop(*raw);  // finished after stop(): to the spool, or dropped and acked
+          checkStopped();
+        } else {
+          pump(*raw);
+        }
       });
   if (!queued) {
+    --compressing_jobs_;
     for (size_t i = 0; i < inputs->size(); ++i) {
       finish_part_failed(ack, "queue_full");
     }
@@ -873,14 +886,16 @@ void Forwarder::stop(std::function<void()> done) {
 void Forwarder::drainForStop(EndpointQueue& q) {
   std::deque<Item> items;
   items.swap(q.queue);
-  q.queued_payloads->set(0);
   for (auto& item : items) {
     if (item.p->spoolable && q.spool) {
       spoolItem(q, std::move(item));
+    } else if (item.p->spoolable && q.spool_opening) {
+      q.queue.push_back(std::move(item));  // drained again once the spool is open
     } else {
       resolve(q, item, false, "shutdown");
     }
   }
+  q.queued_payloads->set(static_cast<int64_t>(q.queue.size()));
 }
 
 void Forwarder::checkStopped() {
@@ -888,7 +903,7 @@ void Forwarder::checkStopped() {
     return;
   }
   for (auto& q : queues_) {
-    if (q->spool_pending_writes > 0) {
+    if (q->spool_pending_writes > 0 || (q->spool_opening && !q->queue.empty())) {
       return;
     }
   }

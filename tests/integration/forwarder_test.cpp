@@ -440,6 +440,34 @@ TEST_F(ForwarderTest, PayloadsStillCompressingAtStopAreSpooledNotLost) {
   EXPECT_LE(sent_before_stop, 5u);
 }
 
+// A stop right after the start (a daemon told to stop at once, or on a loaded host) comes before
+// the spool has finished opening: what is in memory then waits for it and is spooled, not dropped
+// because there was no spool yet.
+TEST_F(ForwarderTest, PayloadsAtAStopBeforeTheSpoolOpenedAreSpooledNotLost) {
+  testing::TempDir dir;
+  auto options = fastOptions(endpointsAt(intake_.url()));
+  options.spool_dir = dir.file("spool");
+  {
+    Harness h(options);  // started; its loop has not run, so the spool is still opening
+    for (uint64_t seed = 1; seed <= 5; ++seed) {
+      ASSERT_EQ(h.forwarder().submit(testing::seriesPayload(700 + seed)),
+                Forwarder::SubmitResult::kAccepted);
+    }
+    h.stop();
+  }
+  EXPECT_EQ(intake_.store().acceptedPayloads(kSeries).size(), 0u);  // nothing was sent before
+  Harness again(options);
+  ASSERT_TRUE(
+      again.runUntil([&] { return intake_.store().acceptedPayloads(kSeries).size() >= 5; }, 10s));
+  std::multiset<std::string> bodies;
+  for (const auto& p : intake_.store().acceptedPayloads(kSeries)) {
+    bodies.insert(p.raw);
+  }
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    EXPECT_EQ(bodies.count(testing::seriesBody(700 + seed)), 1u) << seed;
+  }
+}
+
 TEST_F(ForwarderTest, FailedPayloadsWaitOnDiskAndAreSentWhenTheIntakeIsBack) {
   testing::TempDir dir;
   intake_.addFault(kSeries, Fault{.status = 503, .count = 0});

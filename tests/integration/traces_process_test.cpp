@@ -298,6 +298,7 @@ TEST(TracesProcessTest, TracerRequestsAreAnsweredAndReachTheIntake) {
   // A graceful stop flushes the trace buffer and every stats bucket into the forwarder, which
   // spools what it could not send yet; the next start delivers it.
   EXPECT_EQ(d.stop(), 0) << d.err();
+  const std::string first_run = d.err();
   ASSERT_TRUE(d.start()) << d.err();
   intake.waitForPayloads("/api/v0.2/traces", 1, 15s);
   intake.waitForPayloads("/api/v0.2/stats", 1, 15s);
@@ -310,7 +311,7 @@ TEST(TracesProcessTest, TracerRequestsAreAnsweredAndReachTheIntake) {
       ADD_FAILURE() << "invalid payload to " << p.route << ": " << nlohmann::json(p.errors).dump();
     }
   }
-  ASSERT_FALSE(payloads.empty()) << d.err();
+  ASSERT_FALSE(payloads.empty()) << "first run:\n" << first_run << "second run:\n" << d.err();
   std::map<uint64_t, nlohmann::json> spans;  // by span id
   std::map<uint64_t, nlohmann::json> chunk_of;
   std::set<std::string> languages;
