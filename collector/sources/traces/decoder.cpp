@@ -150,6 +150,7 @@ class MsgpackDecoder {
     if (!r_.readMapHeader(&n)) {
       return false;
     }
+    out_.useMemory(pairs);
     pairs.reserve(pairs.size() + n);
     for (uint32_t i = 0; i < n; ++i) {
       Str k, v;
@@ -161,11 +162,12 @@ class MsgpackDecoder {
     return true;
   }
 
-  bool metrics(std::vector<std::pair<Str, double>>& metrics) {
+  bool metrics(StrDoubles& metrics) {
     uint32_t n = 0;
     if (!r_.readMapHeader(&n)) {
       return false;
     }
+    out_.useMemory(metrics);
     metrics.reserve(metrics.size() + n + 1);  // + _top_level, added to most root spans later
     for (uint32_t i = 0; i < n; ++i) {
       Str k;
@@ -421,7 +423,7 @@ class MsgpackDecoder {
     return true;
   }
 
-  bool spans(std::vector<Span>& spans) {
+  bool spans(PayloadVector<Span>& spans) {
     uint32_t n = 0;
     if (r_.peek() != MsgpackReader::Type::kArray && r_.peek() != MsgpackReader::Type::kNil) {
       r_.fail("expected a trace (an array of spans) at byte " + std::to_string(r_.position()));
@@ -430,6 +432,7 @@ class MsgpackDecoder {
     if (!r_.readArrayHeader(&n) || !count(n, kMaxSpans, spans_, "spans")) {
       return false;
     }
+    out_.useMemory(spans);
     spans.resize(n);
     for (uint32_t i = 0; i < n; ++i) {
       if (!span(spans[i])) {
@@ -461,6 +464,7 @@ class MsgpackDecoder {
       return fail(error);
     }
     auto& chunks = out_.payload.chunks;
+    out_.useMemory(chunks);
     chunks.resize(n);
     for (uint32_t i = 0; i < n; ++i) {
       if (!spans(chunks[i].spans)) {
@@ -496,12 +500,14 @@ class MsgpackDecoder {
       return fail(error);
     }
     auto& chunks = out_.payload.chunks;
+    out_.useMemory(chunks);
     chunks.resize(n);
     for (uint32_t t = 0; t < n; ++t) {
       uint32_t count = 0;
       if (!r_.readArrayHeader(&count) || !this->count(count, kMaxSpans, spans_, "spans")) {
         return fail(error);
       }
+      out_.useMemory(chunks[t].spans);
       chunks[t].spans.resize(count);
       for (uint32_t i = 0; i < count; ++i) {
         if (!span05(chunks[t].spans[i])) {
@@ -558,6 +564,7 @@ class MsgpackDecoder {
     if (!notNil() || !r_.readMapHeader(&m)) {
       return false;
     }
+    out_.useMemory(s.meta);
     s.meta.reserve(m);
     for (uint32_t i = 0; i < m; ++i) {
       Str k, v;
@@ -569,6 +576,7 @@ class MsgpackDecoder {
     if (!notNil() || !r_.readMapHeader(&m)) {
       return false;
     }
+    out_.useMemory(s.metrics);
     s.metrics.reserve(m + 1);  // + _top_level, added to most root spans later
     for (uint32_t i = 0; i < m; ++i) {
       Str k;

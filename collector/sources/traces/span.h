@@ -2,8 +2,11 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <memory_resource>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -15,7 +18,52 @@
 namespace outpost::traces {
 
 using Str = std::string_view;
-using StrPairs = std::vector<std::pair<Str, Str>>;
+
+// Allocates a decoded payload's vectors (spans, meta, metrics) from the payload's own memory, a
+// bump allocator released all at once with the payload, instead of one malloc and one free each
+// (a request of 50 spans made ~150 of them, most past glibc's per-size cache of 7). Without a
+// resource it allocates from the heap, as std::allocator does. A copy of a vector goes to the
+// heap; a move keeps the payload's memory, so nothing moved out of a payload may outlive it.
+template <typename T>
+class PayloadAllocator {
+ public:
+  using value_type = T;
+  using propagate_on_container_move_assignment = std::true_type;
+  using propagate_on_container_swap = std::true_type;
+
+  PayloadAllocator() = default;
+  explicit PayloadAllocator(std::pmr::memory_resource* resource) : resource_(resource) {}
+  template <typename U>
+  PayloadAllocator(const PayloadAllocator<U>& other) : resource_(other.resource()) {}
+
+  T* allocate(size_t n) {
+    if (resource_ == nullptr) {
+      return std::allocator<T>().allocate(n);
+    }
+    return static_cast<T*>(resource_->allocate(n * sizeof(T), alignof(T)));
+  }
+  void deallocate(T* p, size_t n) {
+    if (resource_ == nullptr) {
+      std::allocator<T>().deallocate(p, n);
+    } else {
+      resource_->deallocate(p, n * sizeof(T), alignof(T));
+    }
+  }
+  PayloadAllocator select_on_container_copy_construction() const { return {}; }
+  std::pmr::memory_resource* resource() const { return resource_; }
+  template <typename U>
+  bool operator==(const PayloadAllocator<U>& other) const {
+    return resource_ == other.resource();
+  }
+
+ private:
+  std::pmr::memory_resource* resource_ = nullptr;
+};
+
+template <typename T>
+using PayloadVector = std::vector<T, PayloadAllocator<T>>;
+using StrPairs = PayloadVector<std::pair<Str, Str>>;
+using StrDoubles = PayloadVector<std::pair<Str, double>>;
 
 // Owns strings made while decoding or normalizing one payload; views into it stay valid for
 // the arena's life (std::deque never moves its elements).
@@ -69,9 +117,9 @@ struct Span {
   int64_t start = 0;       // ns since the epoch
   int64_t duration = 0;    // ns
   int32_t error = 0;
-  StrPairs meta;                                // in arrival order; keys unique
-  std::vector<std::pair<Str, double>> metrics;  // in arrival order; keys unique
-  StrPairs meta_struct;                         // value: raw msgpack bytes
+  StrPairs meta;         // in arrival order; keys unique
+  StrDoubles metrics;    // in arrival order; keys unique
+  StrPairs meta_struct;  // value: raw msgpack bytes
   std::vector<SpanLink> span_links;
   std::vector<SpanEvent> span_events;
 
@@ -128,7 +176,7 @@ inline constexpr int32_t kPriorityNone = -128;
 struct TraceChunk {
   int32_t priority = kPriorityNone;
   Str origin;
-  std::vector<Span> spans;
+  PayloadVector<Span> spans;
   StrPairs tags;
   bool dropped_trace = false;
   bool kept = false;  // set by TracePipeline::process: sampled in and sent
@@ -145,7 +193,7 @@ struct TracerPayload {
   Str env;
   Str hostname;
   Str app_version;
-  std::vector<TraceChunk> chunks;
+  PayloadVector<TraceChunk> chunks;
   StrPairs tags;
 };
 
@@ -158,8 +206,17 @@ struct DecodedPayload {
   DecodedPayload(const DecodedPayload&) = delete;
   DecodedPayload& operator=(const DecodedPayload&) = delete;
 
+  // An empty vector of `payload` set to allocate from `memory` (before its first element).
+  template <typename T>
+  void useMemory(PayloadVector<T>& v) {
+    if (v.empty()) {
+      v = PayloadVector<T>(PayloadAllocator<T>(&memory));
+    }
+  }
+
   std::string body;
   Arena arena;
+  std::pmr::monotonic_buffer_resource memory;  // before `payload`, whose vectors use it
   TracerPayload payload;
 };
 

@@ -29,7 +29,7 @@ Span span(uint64_t trace, uint64_t id, uint64_t parent, Str service, Str name = 
   return s;
 }
 
-DecodedPayload& payloadOf(DecodedPayload& p, std::vector<std::vector<Span>> traces) {
+DecodedPayload& payloadOf(DecodedPayload& p, std::vector<PayloadVector<Span>> traces) {
   for (auto& t : traces) {
     TraceChunk c;
     c.spans = std::move(t);
@@ -360,7 +360,7 @@ TEST(NormalizeTest, TopLevelPriorityAndOrigin) {
 TEST(NormalizeTest, TopLevelInALargeChunk) {
   // More than 32 spans takes the hashed path: a chain where every tenth span changes service.
   DecodedPayload p;
-  std::vector<Span> spans;
+  PayloadVector<Span> spans;
   const std::string services[] = {"s0", "s1", "s2", "s3", "s4"};
   for (uint64_t i = 1; i <= 50; ++i) {
     spans.push_back(span(9, i, i - 1, services[(i - 1) / 10]));
@@ -379,7 +379,7 @@ TEST(NormalizeTest, TopLevelInALargeChunk) {
 }
 
 TEST(NormalizeTest, RootSpanIndex) {
-  auto chunkOf = [](std::vector<Span> spans) {
+  auto chunkOf = [](PayloadVector<Span> spans) {
     TraceChunk c;
     c.spans = std::move(spans);
     return c;
@@ -392,7 +392,7 @@ TEST(NormalizeTest, RootSpanIndex) {
   // a cycle: the last span
   EXPECT_EQ(rootSpanIndex(chunkOf({span(1, 2, 3, "a"), span(1, 3, 2, "a")})), 1u);
   // large chunk, orphan at the end
-  std::vector<Span> many;
+  PayloadVector<Span> many;
   for (uint64_t i = 2; i <= 40; ++i) {
     many.push_back(span(1, i, i + 1, "a"));
   }
