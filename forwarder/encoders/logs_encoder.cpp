@@ -15,10 +15,6 @@ namespace {
 constexpr std::string_view kMessageKey = R"({"message":")";
 constexpr std::string_view kStatusKey = R"(","status":)";
 constexpr std::string_view kTimestampKey = R"(,"timestamp":)";
-// The bytes of an entry besides its content, status, timestamp digits and origin suffix: the
-// three keys above, the status quotes, at least one digit and the separating comma.
-constexpr size_t kMinEntryOverhead =
-    kMessageKey.size() + kStatusKey.size() + kTimestampKey.size() + 2 + 1 + 1;
 
 bool isKnownStatus(std::string_view s) {
   return s == "info" || s == "error" || s == "warning" || s == "debug" || s == "critical" ||
@@ -57,6 +53,35 @@ void LogsPayloadEncoder::begin() {
   out_.push_back('[');
 }
 
+const std::string& LogsPayloadEncoder::entryTail(
+    std::string_view status, int64_t timestamp_ms,
+    const std::shared_ptr<const logs::LogOrigin>& origin) {
+  // Consecutive lines of one file within a millisecond share all of it: one append per line.
+  if (tail_valid_ && timestamp_ms == tail_timestamp_ms_ && status == tail_status_ && cache_valid_ &&
+      origin.get() == cached_origin_.get()) {
+    return tail_;
+  }
+  const std::string& suffix = originSuffix(origin);
+  tail_.assign(kStatusKey);
+  if (isKnownStatus(status)) {
+    tail_.push_back('"');
+    tail_.append(status);
+    tail_.push_back('"');
+  } else {
+    appendJsonString(tail_, status);
+  }
+  tail_.append(kTimestampKey);
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), timestamp_ms);
+  (void)ec;  // 24 chars always hold an int64
+  tail_.append(digits, static_cast<size_t>(end - digits));
+  tail_.append(suffix);
+  tail_status_.assign(status);
+  tail_timestamp_ms_ = timestamp_ms;
+  tail_valid_ = true;
+  return tail_;
+}
+
 const std::string& LogsPayloadEncoder::originSuffix(
     const std::shared_ptr<const logs::LogOrigin>& origin) {
   if (cache_valid_ && origin.get() == cached_origin_.get()) {
@@ -85,12 +110,11 @@ bool LogsPayloadEncoder::add(const logs::LogMessage& m) {
   }
   const std::string_view status =
       m.status.empty() ? logs::detectStatus(m.content) : std::string_view(m.status);
-  const std::string& suffix = originSuffix(m.origin);
+  const std::string& tail = entryTail(status, m.timestamp_ms, m.origin);
   const size_t max = options_.max_content_size;
   // A lower bound of the entry's size rejects most misses before escaping anything.
   if (entries_ > 0 &&
-      out_.size() + m.content.size() + status.size() + suffix.size() + kMinEntryOverhead + 1 >
-          max) {
+      out_.size() + 1 + kMessageKey.size() + m.content.size() + tail.size() + 1 > max) {
     return false;
   }
   begin();
@@ -101,27 +125,13 @@ bool LogsPayloadEncoder::add(const logs::LogMessage& m) {
   out_.append(kMessageKey);
   const size_t content_start = out_.size();
   appendJsonStringBody(out_, m.content);
-  const size_t content_end = out_.size();
-  out_.append(kStatusKey);
-  if (isKnownStatus(status)) {
-    out_.push_back('"');
-    out_.append(status);
-    out_.push_back('"');
-  } else {
-    appendJsonString(out_, status);
-  }
-  out_.append(kTimestampKey);
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), m.timestamp_ms);
-  (void)ec;  // 24 chars always hold an int64
-  out_.append(digits, static_cast<size_t>(end - digits));
-  out_.append(suffix);
+  out_.append(tail);
   if (out_.size() + 1 > max) {
     if (entries_ > 0) {
       out_.resize(mark);
       return false;
     }
-    cutToFit(content_start, out_.size() - content_end);
+    cutToFit(content_start, tail.size());
   }
   ++entries_;
   last_timestamp_ms_ = m.timestamp_ms;

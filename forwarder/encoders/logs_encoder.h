@@ -68,6 +68,9 @@ class LogsPayloadEncoder {
  private:
   void begin();
   const std::string& originSuffix(const std::shared_ptr<const logs::LogOrigin>& origin);
+  // Everything after an entry's message: ","status":..,"timestamp":..,"hostname":..}.
+  const std::string& entryTail(std::string_view status, int64_t timestamp_ms,
+                               const std::shared_ptr<const logs::LogOrigin>& origin);
   void cutToFit(size_t content_start, size_t tail_size);
 
   Options options_;
@@ -81,6 +84,11 @@ class LogsPayloadEncoder {
   std::shared_ptr<const logs::LogOrigin> cached_origin_;
   bool cache_valid_ = false;
   std::string cached_suffix_;
+  // The last entry's tail (entryTail) and what it was made of.
+  bool tail_valid_ = false;
+  int64_t tail_timestamp_ms_ = 0;
+  std::string tail_status_;
+  std::string tail_;
   std::string hostname_json_;
 };
 

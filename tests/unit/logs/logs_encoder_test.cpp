@@ -182,6 +182,41 @@ TEST(LogsEncoderTest, CachesOriginsPerPointerButNeverMixesThem) {
   EXPECT_EQ(d.json[4]["ddtags"], "tc");
 }
 
+// An entry's tail (status, timestamp, origin) is reused while all three stay the same: each
+// change of any one of them shows in its own entry.
+TEST(LogsEncoderTest, EachEntryHasItsOwnStatusTimestampAndOrigin) {
+  LogsPayloadEncoder enc(options());
+  auto a = origin("a", "sa", "ta");
+  auto b = origin("b", "sb", "tb");
+  struct Want {
+    const char* content;
+    const char* status;
+    int64_t ts;
+    std::shared_ptr<const logs::LogOrigin> o;
+  };
+  const Want wants[] = {{"1", "info", 10, a},   {"2", "info", 10, a},    {"3", "error", 10, a},
+                        {"4", "error", 11, a},  {"5", "error", 11, b},   {"6", "info", 11, b},
+                        {"7", "", 11, b},       {"8", "weird\"", 11, b}, {"9", "info", 12, a},
+                        {"<11>boom", "", 12, a}};
+  for (const auto& w : wants) {
+    auto m = message(w.content, w.ts, w.o);
+    m.status = w.status;
+    ASSERT_TRUE(enc.add(m));
+  }
+  auto d = decodeLogs(enc.take().body);
+  ASSERT_EQ(d.json.size(), std::size(wants));
+  for (size_t i = 0; i < std::size(wants); ++i) {
+    const auto& w = wants[i];
+    const std::string status = *w.status != 0                             ? w.status
+                               : std::string(w.content).find("<11>") == 0 ? "error"
+                                                                          : "info";
+    EXPECT_EQ(d.json[i]["message"], w.content) << i;
+    EXPECT_EQ(d.json[i]["status"], status) << i;
+    EXPECT_EQ(d.json[i]["timestamp"], w.ts) << i;
+    EXPECT_EQ(d.json[i]["service"], w.o == a ? "a" : "b") << i;
+  }
+}
+
 TEST(LogsEncoderTest, MaxEntriesIsKept) {
   LogsPayloadEncoder enc(options(3));
   auto o = origin("s", "src", "");
