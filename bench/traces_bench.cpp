@@ -180,6 +180,13 @@ struct Rates {
   double payload_bytes_per_span = 0;
 };
 
+outpost::traces::TracePipeline::Options pipelineOptions() {
+  outpost::traces::TracePipeline::Options o;
+  o.hostname = "bench-host";
+  o.agent_version = "7.60.0";
+  return o;
+}
+
 Rates inProcess(const std::vector<std::string>& bodies, bool v05, int rounds) {
   using namespace outpost::traces;
   const auto version = v05 ? TraceApiVersion::kV05 : TraceApiVersion::kV04;
@@ -200,10 +207,7 @@ Rates inProcess(const std::vector<std::string>& bodies, bool v05, int rounds) {
     r.decode = spans / seconds(t0);
   }
   for (int compress = 0; compress < 2; ++compress) {
-    TracePipeline::Options o;
-    o.hostname = "bench-host";
-    o.agent_version = "7.60.0";
-    TracePipeline pipeline(o);
+    TracePipeline pipeline(pipelineOptions());
     std::string error;
     if (!pipeline.init(&error)) {
       die(error);
@@ -279,10 +283,7 @@ Rates inProcess(const std::vector<std::string>& bodies, bool v05, int rounds) {
 [[gnu::noinline]] double pipelineRate(const std::vector<std::string>& bodies, bool v05,
                                       int rounds) {
   using namespace outpost::traces;
-  TracePipeline::Options o;
-  o.hostname = "bench-host";
-  o.agent_version = "7.60.0";
-  TracePipeline pipeline(o);
+  TracePipeline pipeline(pipelineOptions());
   std::string error;
   if (!pipeline.init(&error)) {
     die(error);

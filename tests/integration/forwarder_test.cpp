@@ -412,60 +412,50 @@ TEST_F(ForwarderTest, UnspoolablePayloadsPushBackWhenThePrimaryIsOverBudget) {
   intake_.store().clearFaults();
 }
 
-TEST_F(ForwarderTest, PayloadsStillCompressingAtStopAreSpooledNotLost) {
+// Submits five series payloads (seeds base + 1..5) to a forwarder with a disk spool, its loop run
+// for `settle` first (0: not at all, so the spool is still opening), and stops it at once; then a
+// second forwarder on the same spool must deliver each of them exactly once. Returns how many had
+// reached the intake before the stop.
+size_t submitStopAndRestart(FakeIntakeThread& intake, uint64_t base,
+                            std::chrono::milliseconds settle) {
   testing::TempDir dir;
-  auto options = fastOptions(endpointsAt(intake_.url()));
+  auto options = fastOptions(endpointsAt(intake.url()));
   options.spool_dir = dir.file("spool");
   {
     Harness h(options);
-    // Let the spool open, then submit and stop at once: compression is still in flight.
-    ASSERT_TRUE(h.runUntil([] { return false; }, 200ms) || true);
-    for (uint64_t seed = 1; seed <= 5; ++seed) {
-      ASSERT_EQ(h.forwarder().submit(testing::seriesPayload(600 + seed)),
+    if (settle.count() > 0) {
+      h.runUntil([] { return false; }, settle);
+    }
+    for (uint64_t seed = base + 1; seed <= base + 5; ++seed) {
+      EXPECT_EQ(h.forwarder().submit(testing::seriesPayload(seed)),
                 Forwarder::SubmitResult::kAccepted);
     }
     h.stop();
   }
-  const size_t sent_before_stop = intake_.store().acceptedPayloads(kSeries).size();
+  const size_t sent_before_stop = intake.store().acceptedPayloads(kSeries).size();
   Harness again(options);
-  ASSERT_TRUE(
-      again.runUntil([&] { return intake_.store().acceptedPayloads(kSeries).size() >= 5; }, 10s));
+  EXPECT_TRUE(
+      again.runUntil([&] { return intake.store().acceptedPayloads(kSeries).size() >= 5; }, 10s));
   std::multiset<std::string> bodies;
-  for (const auto& p : intake_.store().acceptedPayloads(kSeries)) {
+  for (const auto& p : intake.store().acceptedPayloads(kSeries)) {
     bodies.insert(p.raw);
   }
-  for (uint64_t seed = 1; seed <= 5; ++seed) {
-    EXPECT_EQ(bodies.count(testing::seriesBody(600 + seed)), 1u) << seed;
+  for (uint64_t seed = base + 1; seed <= base + 5; ++seed) {
+    EXPECT_EQ(bodies.count(testing::seriesBody(seed)), 1u) << seed;
   }
-  EXPECT_LE(sent_before_stop, 5u);
+  return sent_before_stop;
+}
+
+TEST_F(ForwarderTest, PayloadsStillCompressingAtStopAreSpooledNotLost) {
+  // The spool has opened; compression is still in flight at the stop.
+  EXPECT_LE(submitStopAndRestart(intake_, 600, 200ms), 5u);
 }
 
 // A stop right after the start (a daemon told to stop at once, or on a loaded host) comes before
 // the spool has finished opening: what is in memory then waits for it and is spooled, not dropped
 // because there was no spool yet.
 TEST_F(ForwarderTest, PayloadsAtAStopBeforeTheSpoolOpenedAreSpooledNotLost) {
-  testing::TempDir dir;
-  auto options = fastOptions(endpointsAt(intake_.url()));
-  options.spool_dir = dir.file("spool");
-  {
-    Harness h(options);  // started; its loop has not run, so the spool is still opening
-    for (uint64_t seed = 1; seed <= 5; ++seed) {
-      ASSERT_EQ(h.forwarder().submit(testing::seriesPayload(700 + seed)),
-                Forwarder::SubmitResult::kAccepted);
-    }
-    h.stop();
-  }
-  EXPECT_EQ(intake_.store().acceptedPayloads(kSeries).size(), 0u);  // nothing was sent before
-  Harness again(options);
-  ASSERT_TRUE(
-      again.runUntil([&] { return intake_.store().acceptedPayloads(kSeries).size() >= 5; }, 10s));
-  std::multiset<std::string> bodies;
-  for (const auto& p : intake_.store().acceptedPayloads(kSeries)) {
-    bodies.insert(p.raw);
-  }
-  for (uint64_t seed = 1; seed <= 5; ++seed) {
-    EXPECT_EQ(bodies.count(testing::seriesBody(700 + seed)), 1u) << seed;
-  }
+  EXPECT_EQ(submitStopAndRestart(intake_, 700, 0ms), 0u);  // nothing was sent before the stop
 }
 
 TEST_F(ForwarderTest, FailedPayloadsWaitOnDiskAndAreSentWhenTheIntakeIsBack) {

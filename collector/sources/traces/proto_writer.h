@@ -146,12 +146,7 @@ class Writer {
   void stringEntry(uint32_t field, std::string_view k, std::string_view v) {
     const size_t entry = 4 + k.size() + v.size();
     if (field < 16 && entry < 0x80) {  // nearly every tag: each tag and length one byte
-      p_[0] = static_cast<char>((field << 3) | kLengthDelimited);
-      p_[1] = static_cast<char>(entry);
-      p_[2] = (1 << 3) | kLengthDelimited;
-      p_[3] = static_cast<char>(k.size());
-      p_ += 4;
-      raw(k);
+      smallEntryKey(field, entry, k);
       p_[0] = (2 << 3) | kLengthDelimited;
       p_[1] = static_cast<char>(v.size());
       p_ += 2;
@@ -168,12 +163,7 @@ class Writer {
     std::memcpy(&bits, &v, sizeof bits);
     const size_t entry = 2 + k.size() + 9;
     if (field < 16 && entry < 0x80) {
-      p_[0] = static_cast<char>((field << 3) | kLengthDelimited);
-      p_[1] = static_cast<char>(entry);
-      p_[2] = (1 << 3) | kLengthDelimited;
-      p_[3] = static_cast<char>(k.size());
-      p_ += 4;
-      raw(k);
+      smallEntryKey(field, entry, k);
       *p_++ = (2 << 3) | kFixed64;
       fixed64Raw(bits);
       return;
@@ -184,6 +174,16 @@ class Writer {
   }
 
  private:
+  // A map entry of `entry` bytes as field `field` (< 16, entry < 128: one-byte tag and length),
+  // up to its key field, `k`, included.
+  void smallEntryKey(uint32_t field, size_t entry, std::string_view k) {
+    p_[0] = static_cast<char>((field << 3) | kLengthDelimited);
+    p_[1] = static_cast<char>(entry);
+    p_[2] = (1 << 3) | kLengthDelimited;
+    p_[3] = static_cast<char>(k.size());
+    p_ += 4;
+    raw(k);
+  }
   template <typename Word>
   static void copyWord(char* to, const char* from) {
     Word w;
