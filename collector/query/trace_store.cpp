@@ -17,12 +17,19 @@ namespace {
 using traces::Span;
 using traces::TraceChunk;
 
+// A vector's heap bytes, unless it lives in its payload's own memory (counted as a whole).
+template <typename V>
+size_t heapBytes(const V& v) {
+  return v.get_allocator().resource() == nullptr ? v.capacity() * sizeof(v[0]) : 0;
+}
+
 size_t payloadBytes(const traces::DecodedPayload& d) {
-  size_t bytes = sizeof(traces::DecodedPayload) + d.body.capacity() + d.arena.size() * 64;
+  size_t bytes = sizeof(traces::DecodedPayload) + d.body.capacity() + d.arena.size() * 64 +
+                 d.memoryBytes() + heapBytes(d.payload.chunks);
   for (const auto& c : d.payload.chunks) {
-    bytes += sizeof(TraceChunk) + c.spans.capacity() * sizeof(Span);
+    bytes += heapBytes(c.spans);
     for (const auto& s : c.spans) {
-      bytes += s.meta.capacity() * sizeof(s.meta[0]) + s.metrics.capacity() * sizeof(s.metrics[0]);
+      bytes += heapBytes(s.meta) + heapBytes(s.metrics);
     }
   }
   return bytes;

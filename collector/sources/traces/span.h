@@ -197,6 +197,27 @@ struct TracerPayload {
   StrPairs tags;
 };
 
+// What a payload's bump allocator took from the heap: its real footprint, for budgets.
+class CountingResource : public std::pmr::memory_resource {
+ public:
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* do_allocate(size_t n, size_t align) override {
+    bytes_ += n;
+    return std::pmr::new_delete_resource()->allocate(n, align);
+  }
+  void do_deallocate(void* p, size_t n, size_t align) override {
+    bytes_ -= n;
+    std::pmr::new_delete_resource()->deallocate(p, n, align);
+  }
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+
+  size_t bytes_ = 0;
+};
+
 // A decoded request: the body its views point into, the arena for the rest, and the payload.
 // Decoders get one whose `body` is already set and fill `payload`; after that it must not be
 // moved or copied (a short body lives inside the std::string object itself), so it travels as
@@ -214,9 +235,13 @@ struct DecodedPayload {
     }
   }
 
+  // Bytes of the heap that `memory` holds.
+  size_t memoryBytes() const { return heap.bytes(); }
+
   std::string body;
   Arena arena;
-  std::pmr::monotonic_buffer_resource memory;  // before `payload`, whose vectors use it
+  CountingResource heap;
+  std::pmr::monotonic_buffer_resource memory{&heap};  // before `payload`, whose vectors use it
   TracerPayload payload;
 };
 
