@@ -1,8 +1,8 @@
 #include "collector/sources/traces/decoder.h"
 
-#include <cstring>
-
 #include <nlohmann/json.hpp>
+
+#include <cstring>
 
 #include "collector/sources/traces/msgpack_reader.h"
 
