@@ -336,7 +336,7 @@ class MsgpackDecoder {
 
   bool span(Span& s) {
     uint32_t keys = 0;
-    if (r_.peek() != MsgpackReader::Type::kMap) {
+    if (!r_.nextIsMap()) {
       r_.fail("expected a span map at byte " + std::to_string(r_.position()));
       return false;
     }
@@ -425,7 +425,7 @@ class MsgpackDecoder {
 
   bool spans(PayloadVector<Span>& spans) {
     uint32_t n = 0;
-    if (r_.peek() != MsgpackReader::Type::kArray && r_.peek() != MsgpackReader::Type::kNil) {
+    if (!r_.nextIsArray() && !r_.nextIsNil()) {
       r_.fail("expected a trace (an array of spans) at byte " + std::to_string(r_.position()));
       return false;
     }
@@ -487,7 +487,7 @@ class MsgpackDecoder {
     }
     dict_.resize(words);
     for (uint32_t i = 0; i < words; ++i) {
-      if (r_.peek() == MsgpackReader::Type::kNil) {
+      if (r_.nextIsNil()) {
         r_.fail("v0.5: nil in the dictionary");
         return fail(error);
       }
@@ -540,13 +540,13 @@ class MsgpackDecoder {
 
   bool span05(Span& s) {
     uint32_t n = 0;
-    if (r_.peek() != MsgpackReader::Type::kArray || !r_.readArrayHeader(&n) || n != 12) {
+    if (!r_.nextIsArray() || !r_.readArrayHeader(&n) || n != 12) {
       r_.fail("v0.5: a span must be an array of exactly 12 elements (byte " +
               std::to_string(r_.position()) + ")");
       return false;
     }
     auto notNil = [&] {
-      if (r_.peek() == MsgpackReader::Type::kNil) {
+      if (r_.nextIsNil()) {
         r_.fail("v0.5: nil at byte " + std::to_string(r_.position()));
         return false;
       }

@@ -39,7 +39,16 @@ class MsgpackReader {
   size_t position() const { return pos_; }
   bool atEnd() const { return pos_ >= size_; }
   Type peek() const;
+  // peek() == kNil / kMap / kArray, inline (a span's checks).
   bool nextIsNil() const { return ok() && pos_ < size_ && p_[pos_] == 0xc0; }
+  bool nextIsMap() const {
+    return ok() && pos_ < size_ &&
+           ((p_[pos_] & 0xf0) == 0x80 || p_[pos_] == 0xde || p_[pos_] == 0xdf);
+  }
+  bool nextIsArray() const {
+    return ok() && pos_ < size_ &&
+           ((p_[pos_] & 0xf0) == 0x90 || p_[pos_] == 0xdc || p_[pos_] == 0xdd);
+  }
 
   bool readNil();                        // consumes and returns true only if the next value is nil
   bool readArrayHeader(uint32_t* n);     // nil -> 0; fails if n > bytes remaining

@@ -100,6 +100,23 @@ TEST(MsgpackReaderTest, IntegersReadTheSameInlineAndAtTheEndOfTheBody) {
   }
 }
 
+// The inline checks a span's decoding uses agree with peek() for every first byte, at the end of
+// the body and after an error.
+TEST(MsgpackReaderTest, InlineTypeChecksAgreeWithPeek) {
+  for (int b = 0; b < 256; ++b) {
+    const std::string body = std::string(1, static_cast<char>(b)) + std::string(8, '\0');
+    MsgpackReader r(body);
+    EXPECT_EQ(r.nextIsNil(), r.peek() == MsgpackReader::Type::kNil) << b;
+    EXPECT_EQ(r.nextIsMap(), r.peek() == MsgpackReader::Type::kMap) << b;
+    EXPECT_EQ(r.nextIsArray(), r.peek() == MsgpackReader::Type::kArray) << b;
+  }
+  MsgpackReader empty(std::string_view{});
+  EXPECT_FALSE(empty.nextIsNil() || empty.nextIsMap() || empty.nextIsArray());
+  MsgpackReader failed(std::string_view("\x90", 1));
+  failed.fail("an earlier error");
+  EXPECT_FALSE(failed.nextIsArray());
+}
+
 TEST(MsgpackReaderTest, StringsBinsFloatsNilAndContainers) {
   std::string b;
   MsgpackWriter w(b);
