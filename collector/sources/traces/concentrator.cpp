@@ -1,6 +1,7 @@
 #include "collector/sources/traces/concentrator.h"
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <tuple>
@@ -16,13 +17,39 @@ uint64_t mix(uint64_t h, uint64_t v) {
   return h;
 }
 
-// Each field hashed whole (std::hash reads words, not bytes) with its length, then combined in
-// order, so ("ab","c") and ("a","bc") differ.
-uint64_t mix(uint64_t h, std::string_view s) {
-  if (s.empty()) {  // (most optional fields are: no call for them)
-    return mix(mix(h, 0x2545f4914f6cdd1dULL), 0);
+// A string's 64-bit hash, inline: eight bytes at a time (the last word overlapping the one
+// before), each folded in by a multiply, then a final avalanche (the shape of FxHash/wyhash's
+// simplest form; the fields here are short names).
+uint64_t hashBytes(std::string_view s) {
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ULL;
+  const char* p = s.data();
+  const size_t n = s.size();
+  auto load = [p](size_t at, auto word) {
+    std::memcpy(&word, p + at, sizeof word);
+    return static_cast<uint64_t>(word);
+  };
+  uint64_t h = kMul ^ n;
+  if (n >= 8) {
+    for (size_t at = 0; at + 8 <= n; at += 8) {
+      h = (h ^ load(at, uint64_t{})) * kMul;
+      h ^= h >> 32;
+    }
+    h = (h ^ load(n - 8, uint64_t{})) * kMul;
+  } else if (n >= 4) {
+    h = (h ^ (load(0, uint32_t{}) | (load(n - 4, uint32_t{}) << 32))) * kMul;
+  } else if (n > 0) {
+    const auto byte = [p](size_t at) { return static_cast<uint64_t>(static_cast<uint8_t>(p[at])); };
+    h = (h ^ (byte(0) | (byte(n / 2) << 8) | (byte(n - 1) << 16))) * kMul;
   }
-  return mix(mix(h, std::hash<std::string_view>{}(s)), s.size());
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  return h ^ (h >> 32);
+}
+
+// Each field hashed whole with its length, then combined in order, so ("ab","c") and ("a","bc")
+// differ.
+uint64_t mix(uint64_t h, std::string_view s) {
+  return mix(mix(h, hashBytes(s)), s.size());
 }
 
 bool eligibleKind(Str kind) {
