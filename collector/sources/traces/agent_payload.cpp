@@ -140,10 +140,10 @@ size_t spanSize(const Span& s) {
              proto::int64Size(kStart, s.start) + proto::int64Size(kDuration, s.duration) +
              proto::int64Size(kError, s.error) + proto::stringSize(kType, s.type);
   for (const auto& [k, v] : s.meta) {
-    n += delimitedSize(kMeta, proto::stringEntrySize(k, v));
+    n += proto::stringEntryFieldSize(kMeta, k, v);
   }
   for (const auto& kv : s.metrics) {
-    n += delimitedSize(kMetrics, proto::doubleEntrySize(kv.first));
+    n += proto::doubleEntryFieldSize(kMetrics, kv.first);
   }
   for (const auto& [k, v] : s.meta_struct) {
     n += delimitedSize(kMetaStruct, proto::stringEntrySize(k, v));

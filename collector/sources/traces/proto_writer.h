@@ -57,6 +57,16 @@ inline size_t stringEntrySize(std::string_view k, std::string_view v) {
 inline size_t doubleEntrySize(std::string_view k) {
   return delimitedSize(1, k.size()) + 1 + 8;
 }
+// Whole map-entry fields, as Writer::stringEntry / doubleEntry write them: the small case (every
+// tag and length one byte) without a varint loop.
+inline size_t stringEntryFieldSize(uint32_t field, std::string_view k, std::string_view v) {
+  const size_t entry = 4 + k.size() + v.size();
+  return field < 16 && entry < 0x80 ? 2 + entry : delimitedSize(field, stringEntrySize(k, v));
+}
+inline size_t doubleEntryFieldSize(uint32_t field, std::string_view k) {
+  const size_t entry = 2 + k.size() + 9;
+  return field < 16 && entry < 0x80 ? 2 + entry : delimitedSize(field, doubleEntrySize(k));
+}
 
 // Writes into memory the caller sized with the sizeOf* functions (no bounds or capacity checks
 // per field: the sizes are exact). `end()` is where the next byte goes.
