@@ -224,12 +224,7 @@ bool Forwarder::start() {
                          dir);
               }
             }
-            if (stopping_) {
-              drainForStop(*raw);  // what waited for the spool at stop(): on disk now
-              checkStopped();
-            } else {
-              pump(*raw);
-            }
+            resume(*raw);  // after stop(): what waited for the spool goes on disk now
           });
     }
   }
@@ -636,12 +631,7 @@ void Forwarder::splitAndResend(EndpointQueue& q, Item item) {
           part->body = std::make_shared<const std::string>(std::move((*outputs)[i]));
           enqueue(*raw, part, ack, true);
         }
-        if (stopping_) {
-          drainForStop(*raw);  // finished after stop(): to the spool, or dropped and acked
-          checkStopped();
-        } else {
-          pump(*raw);
-        }
+        resume(*raw);
       });
   if (!queued) {
     --compressing_jobs_;
@@ -881,6 +871,15 @@ void Forwarder::stop(std::function<void()> done) {
     drainForStop(*q);
   }
   checkStopped();
+}
+
+void Forwarder::resume(EndpointQueue& q) {
+  if (stopping_) {
+    drainForStop(q);  // finished after stop(): to the spool, or dropped and acked
+    checkStopped();
+  } else {
+    pump(q);
+  }
 }
 
 void Forwarder::drainForStop(EndpointQueue& q) {

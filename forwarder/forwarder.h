@@ -133,6 +133,8 @@ class Forwarder : public Component {
   void checkStopped();
   // Shutdown: what an endpoint holds goes to its spool if it can, else it is dropped ("shutdown").
   void drainForStop(EndpointQueue& q);
+  // After work for `q` finished on another thread: pump it, or after stop() drain it.
+  void resume(EndpointQueue& q);
 
   uv_loop_t* loop_;
   WorkerPool& workers_;

@@ -7,42 +7,9 @@
 #include <vector>
 
 #include "collector/aggregator/flat_index.h"
+#include "core/hash.h"
 
 namespace outpost::aggregator {
-
-// Fast 64-bit hashing over 8-byte words (wyhash-like multiply-xor folding), two independent
-// lanes at once so callers can build 128-bit keys in one pass.
-struct Hash128 {
-  uint64_t hi = 0;
-  uint64_t lo = 0;
-  bool operator==(const Hash128&) const = default;
-};
-
-inline uint64_t foldMultiply(uint64_t a, uint64_t b) {
-  const __uint128_t r = static_cast<__uint128_t>(a) * b;
-  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-}
-
-inline Hash128 hashBytes128(std::string_view s) {
-  constexpr uint64_t kP0 = 0xa0761d6478bd642full;
-  constexpr uint64_t kP1 = 0xe7037ed1a0b428dbull;
-  constexpr uint64_t kP2 = 0x8ebc6af09c88c6e3ull;
-  constexpr uint64_t kP3 = 0x589965cc75374cc3ull;
-  uint64_t a = 0x9e3779b97f4a7c15ull ^ (s.size() * kP0);
-  uint64_t b = 0x2545f4914f6cdd1dull ^ (s.size() * kP2);
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    a = foldMultiply(a ^ w, kP1);
-    b = foldMultiply(b ^ w, kP3);
-  }
-  uint64_t tail = 0;
-  if (i < s.size()) {
-    std::memcpy(&tail, s.data() + i, s.size() - i);
-  }
-  return Hash128{foldMultiply(b ^ tail, kP0), foldMultiply(a ^ tail, kP2)};
-}
 
 // Reference-counted byte strings stored once: intern() returns the id of an equal string
 // (taking a reference) or stores a copy; release() drops a reference and frees the string with

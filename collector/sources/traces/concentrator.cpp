@@ -1,12 +1,12 @@
 #include "collector/sources/traces/concentrator.h"
 
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <tuple>
 
 #include "collector/sources/traces/normalize.h"
+#include "core/hash.h"
 
 namespace outpost::traces {
 
@@ -17,39 +17,10 @@ uint64_t mix(uint64_t h, uint64_t v) {
   return h;
 }
 
-// A string's 64-bit hash, inline: eight bytes at a time (the last word overlapping the one
-// before), each folded in by a multiply, then a final avalanche (the shape of FxHash/wyhash's
-// simplest form; the fields here are short names).
-uint64_t hashBytes(std::string_view s) {
-  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ULL;
-  const char* p = s.data();
-  const size_t n = s.size();
-  auto load = [p](size_t at, auto word) {
-    std::memcpy(&word, p + at, sizeof word);
-    return static_cast<uint64_t>(word);
-  };
-  uint64_t h = kMul ^ n;
-  if (n >= 8) {
-    for (size_t at = 0; at + 8 <= n; at += 8) {
-      h = (h ^ load(at, uint64_t{})) * kMul;
-      h ^= h >> 32;
-    }
-    h = (h ^ load(n - 8, uint64_t{})) * kMul;
-  } else if (n >= 4) {
-    h = (h ^ (load(0, uint32_t{}) | (load(n - 4, uint32_t{}) << 32))) * kMul;
-  } else if (n > 0) {
-    const auto byte = [p](size_t at) { return static_cast<uint64_t>(static_cast<uint8_t>(p[at])); };
-    h = (h ^ (byte(0) | (byte(n / 2) << 8) | (byte(n - 1) << 16))) * kMul;
-  }
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  return h ^ (h >> 32);
-}
-
-// Each field hashed whole with its length, then combined in order, so ("ab","c") and ("a","bc")
-// differ.
+// Each field hashed whole (the hash includes its length), then combined in order, so ("ab","c")
+// and ("a","bc") differ.
 uint64_t mix(uint64_t h, std::string_view s) {
-  return mix(mix(h, hashBytes(s)), s.size());
+  return mix(h, hashBytes128(s).lo);
 }
 
 bool eligibleKind(Str kind) {
