@@ -75,8 +75,12 @@ e2e_npm_ci() {
     "node $(node --version)"
 }
 
-# The fake intake, on a port of its own choosing.
+# The fake intake, on a port of its own choosing. The output files are created before the
+# process starts: a background job opens its redirections after the fork, so a first read could
+# otherwise find no file (set -e then ends the test).
 e2e_start_fakeintake() {
+  : >"$RUN_DIR/fakeintake.out"
+  : >"$RUN_DIR/fakeintake.err"
   "$FAKEINTAKE" --host 127.0.0.1 --port 0 >"$RUN_DIR/fakeintake.out" 2>"$RUN_DIR/fakeintake.err" &
   local pid=$!
   pids+=("$pid")
@@ -96,6 +100,8 @@ e2e_start_fakeintake() {
 # Starts `outpost run` on $RUN_DIR/conf (written by the caller) with no DD_* variable of the
 # caller's, and waits for "ready". Returns 1 if it exits first (a port lost to a race).
 e2e_launch_outpost() {
+  : >"$RUN_DIR/outpost.out"
+  : >"$RUN_DIR/outpost.err"
   env $(env | sed -n 's/^\(DD_[A-Za-z0-9_]*\)=.*/-u \1/p') \
     "$OUTPOST" run -c "$RUN_DIR/conf" >"$RUN_DIR/outpost.out" 2>"$RUN_DIR/outpost.err" &
   OUTPOST_PID=$!
