@@ -255,52 +255,80 @@ std::string Obfuscator::obfuscateSql(std::string_view q) {
 
 namespace {
 
-std::vector<std::string_view> words(std::string_view line) {
-  std::vector<std::string_view> w;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && asciiSpace(static_cast<unsigned char>(line[i]))) {
+// The words of one line of a Redis command, one at a time: runs of non-space bytes, or quoted
+// strings (with backslash escapes) kept whole, quotes included.
+class Words {
+ public:
+  explicit Words(std::string_view line) : line_(line) {}
+
+  bool next(std::string_view* word) {
+    size_t i = i_;
+    while (i < line_.size() && asciiSpace(static_cast<unsigned char>(line_[i]))) {
       ++i;
     }
-    if (i >= line.size()) {
-      break;
+    if (i >= line_.size()) {
+      i_ = i;
+      return false;
     }
     size_t j = i;
-    if (line[i] == '"' || line[i] == '\'') {
-      const char quote = line[i];
+    if (line_[i] == '"' || line_[i] == '\'') {
+      const char quote = line_[i];
       j = i + 1;
-      while (j < line.size() && line[j] != quote) {
-        j += line[j] == '\\' ? 2 : 1;
+      while (j < line_.size() && line_[j] != quote) {
+        j += line_[j] == '\\' ? 2 : 1;
       }
-      j = std::min(j + 1, line.size());
+      j = std::min(j + 1, line_.size());
     } else {
-      while (j < line.size() && !asciiSpace(static_cast<unsigned char>(line[j]))) {
+      while (j < line_.size() && !asciiSpace(static_cast<unsigned char>(line_[j]))) {
         ++j;
       }
     }
-    w.push_back(line.substr(i, j - i));
-    i = j;
+    *word = line_.substr(i, j - i);
+    i_ = j;
+    return true;
   }
-  return w;
-}
 
-std::string upperCopy(std::string_view s) {
-  std::string u(s);
-  for (auto& c : u) {
-    c = asciiUpper(static_cast<unsigned char>(c));
+ private:
+  std::string_view line_;
+  size_t i_ = 0;
+};
+
+// A command name in upper case, in `buf`; empty when longer than any command the lookups below
+// know (those are then never matched).
+class UpperName {
+ public:
+  explicit UpperName(std::string_view word) {
+    if (word.size() <= sizeof buf_) {
+      for (size_t i = 0; i < word.size(); ++i) {
+        buf_[i] = asciiUpper(static_cast<unsigned char>(word[i]));
+      }
+      size_ = word.size();
+    }
   }
-  return u;
+  std::string_view view() const { return {buf_, size_}; }
+
+ private:
+  char buf_[16];
+  size_t size_ = 0;
+};
+
+void appendUpper(std::string& out, std::string_view s) {
+  const size_t old = out.size();
+  out.append(s);
+  for (size_t i = old; i < out.size(); ++i) {
+    out[i] = asciiUpper(static_cast<unsigned char>(out[i]));
+  }
 }
 
 // Commands whose second word is a sub-command kept in clear.
-bool hasSubcommand(const std::string& cmd) {
+bool hasSubcommand(std::string_view cmd) {
   return cmd == "CLIENT" || cmd == "CLUSTER" || cmd == "COMMAND" || cmd == "CONFIG" ||
          cmd == "DEBUG" || cmd == "SCRIPT" || cmd == "XINFO" || cmd == "XGROUP" ||
          cmd == "OBJECT" || cmd == "MEMORY" || cmd == "ACL";
 }
 
 // Commands with no key: every argument is hidden.
-bool noKey(const std::string& cmd) {
+bool noKey(std::string_view cmd) {
   return cmd == "AUTH" || cmd == "HELLO" || cmd == "MIGRATE" || cmd == "EVAL" || cmd == "EVALSHA" ||
          cmd == "SELECT" || cmd == "PING" || cmd == "ECHO";
 }
@@ -308,7 +336,7 @@ bool noKey(const std::string& cmd) {
 // Commands of key (or field) / value pairs: the keys stay, each value becomes '?'.
 // MSET k1 v1 k2 v2 -> MSET k1 ? k2 ?; HSET h f1 v1 f2 v2 -> HSET h f1 ? f2 ?.
 // Returns the index of the first pair's key, or 0.
-size_t pairsFrom(const std::string& cmd) {
+size_t pairsFrom(std::string_view cmd) {
   if (cmd == "MSET" || cmd == "MSETNX") {
     return 1;
   }
@@ -318,11 +346,8 @@ size_t pairsFrom(const std::string& cmd) {
   return 0;
 }
 
-}  // namespace
-
-namespace {
-
-// The words of each non-empty line of a Redis raw command, in order, until `fn` returns false.
+// Each non-empty line of a Redis raw command, in order: `fn(words, first)` with the line's words
+// after its first, `first`, until `fn` returns false.
 template <typename Fn>
 void forEachCommand(std::string_view raw, Fn fn) {
   size_t start = 0;
@@ -331,8 +356,8 @@ void forEachCommand(std::string_view raw, Fn fn) {
     if (end == std::string_view::npos) {
       end = raw.size();
     }
-    const auto w = words(raw.substr(start, end - start));
-    if (!w.empty() && !fn(w)) {
+    Words words(raw.substr(start, end - start));
+    if (std::string_view first; words.next(&first) && !fn(words, first)) {
       return;
     }
     if (end == raw.size()) {
@@ -346,27 +371,29 @@ void forEachCommand(std::string_view raw, Fn fn) {
 
 std::string Obfuscator::obfuscateRedis(std::string_view raw) {
   std::string out;
-  forEachCommand(raw, [&](const std::vector<std::string_view>& w) {
+  forEachCommand(raw, [&](Words& words, std::string_view name) {
     if (!out.empty()) {
       out.push_back('\n');
     }
-    const std::string cmd = upperCopy(w[0]);
-    out.append(w[0]);
-    if (const size_t first = pairsFrom(cmd); first != 0 && w.size() > first) {
-      for (size_t i = 1; i < w.size(); ++i) {
+    const UpperName cmd(name);
+    out.append(name);
+    std::string_view w;
+    if (const size_t first = pairsFrom(cmd.view()); first != 0) {
+      for (size_t i = 1; words.next(&w); ++i) {
         out.push_back(' ');
         const bool value = i >= first && (i - first) % 2 == 1;
-        out.append(value ? std::string_view("?") : w[i]);
+        out.append(value ? std::string_view("?") : w);
       }
       return true;
     }
     // Words kept in clear: the sub-command, or the key; none for commands without a key.
-    const size_t keep = noKey(cmd) ? 1 : 2;
-    for (size_t i = 1; i < w.size() && i < keep; ++i) {
+    // Whatever follows becomes one '?'.
+    const size_t keep = noKey(cmd.view()) ? 1 : 2;
+    for (size_t i = 1; i < keep && words.next(&w); ++i) {
       out.push_back(' ');
-      out.append(w[i]);
+      out.append(w);
     }
-    if (w.size() > keep) {
+    if (words.next(&w)) {
       out += " ?";
     }
     return true;
@@ -377,7 +404,7 @@ std::string Obfuscator::obfuscateRedis(std::string_view raw) {
 std::string Obfuscator::quantizeRedis(std::string_view raw) {
   std::string out;
   size_t commands = 0;
-  forEachCommand(raw, [&](const std::vector<std::string_view>& w) {
+  forEachCommand(raw, [&](Words& words, std::string_view name) {
     if (++commands > 3) {
       out += " ...";
       return false;
@@ -385,11 +412,10 @@ std::string Obfuscator::quantizeRedis(std::string_view raw) {
     if (!out.empty()) {
       out.push_back(' ');
     }
-    const std::string cmd = upperCopy(w[0]);
-    out += cmd;
-    if (hasSubcommand(cmd) && w.size() > 1) {
+    appendUpper(out, name);
+    if (std::string_view sub; hasSubcommand(UpperName(name).view()) && words.next(&sub)) {
       out.push_back(' ');
-      out += upperCopy(w[1]);
+      appendUpper(out, sub);
     }
     return true;
   });

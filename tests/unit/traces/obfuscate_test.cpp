@@ -114,6 +114,17 @@ TEST(ObfuscateRedisTest, ArgumentsBecomeQuestionMarks) {
       {"HSET h f1 v1\nEXPIRE h 60", "HSET h f1 ?\nEXPIRE h ?"},
       {"SET k v\n\nGET k", "SET k ?\nGET k"},
       {"", ""},
+      // Edges of the word scanner and of the command lookup.
+      {"MSET", "MSET"},
+      {"HSET h", "HSET h"},
+      {"HSET h f1", "HSET h f1"},
+      {"  GET\tkey  ", "GET key"},
+      {"   \n GET k", "GET k"},
+      {"SET \"unterminated value", "SET \"unterminated value"},
+      {"SET 'a\\'b' c", "SET 'a\\'b' ?"},
+      {"AVERYLONGCOMMANDNAME a b", "AVERYLONGCOMMANDNAME a ?"},
+      {"authx a b", "authx a ?"},
+      {"mset k1 v1 k2", "mset k1 ? k2"},
   };
   for (const auto& [in, want] : cases) {
     EXPECT_EQ(Obfuscator::obfuscateRedis(in), want) << in;
@@ -128,6 +139,11 @@ TEST(ObfuscateRedisTest, Quantize) {
       {"config get maxmemory", "CONFIG GET"},
       {"GET a\nGET b\nGET c\nGET d", "GET GET GET ..."},
       {"", ""},
+      {" \n \n", ""},
+      {"client", "CLIENT"},
+      {"averylongcommandname x", "AVERYLONGCOMMANDNAME"},
+      {"object\tencoding k", "OBJECT ENCODING"},
+      {"GET a\n\nGET b\nGET c\nGET d", "GET GET GET ..."},
   };
   for (const auto& [in, want] : cases) {
     EXPECT_EQ(Obfuscator::quantizeRedis(in), want) << in;
