@@ -518,23 +518,39 @@ class MsgpackDecoder {
     return trailing(error);
   }
 
-  bool index(Str* s) {
+  // A span's string: an index into the dictionary (nearly always a fixint, uint8 or uint16).
+  [[gnu::always_inline]] bool index(Str* s) {
     const size_t at = r_.position();
+    if (uint32_t i = 0; r_.readSmallUint(&i)) [[likely]] {
+      if (i < dict_.size()) [[likely]] {
+        *s = dict_[i];
+        return true;
+      }
+      return indexFailed(at, i);
+    }
+    return indexSlow(s);
+  }
+  [[gnu::noinline]] bool indexSlow(Str* s) {
+    const size_t at = r_.position();
+    if (r_.nextIsNil()) {
+      r_.fail("v0.5: nil at byte " + std::to_string(at));
+      return false;
+    }
     uint64_t i = 0;
-    if (!r_.nextIsNil() && r_.readUint64(&i) && i < dict_.size()) [[likely]] {
+    if (!r_.readUint64(&i)) {
+      return false;
+    }
+    if (i < dict_.size()) {
       *s = dict_[i];
       return true;
     }
     return indexFailed(at, i);
   }
-  // Why index() failed (out of line: the messages' strings would cost every call a frame).
+  // An index outside the dictionary (out of line: the messages' strings would cost every call a
+  // frame).
   [[gnu::noinline]] bool indexFailed(size_t at, uint64_t i) {
-    if (r_.nextIsNil()) {
-      r_.fail("v0.5: nil at byte " + std::to_string(at));
-    } else if (r_.ok()) {
-      r_.fail("v0.5: string index " + std::to_string(i) + " at byte " + std::to_string(at) +
-              " is outside the dictionary of " + std::to_string(dict_.size()));
-    }
+    r_.fail("v0.5: string index " + std::to_string(i) + " at byte " + std::to_string(at) +
+            " is outside the dictionary of " + std::to_string(dict_.size()));
     return false;
   }
 

@@ -50,6 +50,30 @@ class MsgpackReader {
            ((p_[pos_] & 0xf0) == 0x90 || p_[pos_] == 0xdc || p_[pos_] == 0xdd);
   }
 
+  // A positive fixint, uint8 or uint16 (v0.5 string indices), inline; false, with nothing
+  // consumed, for anything else (and when fewer than 3 bytes remain): then use readUint64.
+  bool readSmallUint(uint32_t* v) {
+    if (size_ - pos_ < 3 || !ok()) [[unlikely]] {
+      return false;
+    }
+    const uint8_t* p = p_ + pos_;
+    if (p[0] <= 0x7f) {
+      *v = p[0];
+      pos_ += 1;
+      return true;
+    }
+    if (p[0] == 0xcc) {
+      *v = p[1];
+      pos_ += 2;
+      return true;
+    }
+    if (p[0] == 0xcd) {
+      *v = (uint32_t{p[1]} << 8) | p[2];
+      pos_ += 3;
+      return true;
+    }
+    return false;
+  }
   bool readNil();                        // consumes and returns true only if the next value is nil
   bool readArrayHeader(uint32_t* n);     // nil -> 0; fails if n > bytes remaining
   bool readMapHeader(uint32_t* n);       // nil -> 0; fails if 2n > bytes remaining

@@ -434,6 +434,78 @@ TEST(TraceDecoderTest, V05StringTable) {
   EXPECT_NE(error.find("exactly 12"), std::string::npos) << error;
 }
 
+// A v0.5 body of one span over `dict` whose service and type indices are the raw msgpack bytes
+// given (the type is the body's last value).
+std::string v05BodyWithRawIndices(const std::vector<std::string>& dict, std::string_view service,
+                                  std::string_view type) {
+  std::string body;
+  MsgpackWriter w(body);
+  w.arrayHeader(2);
+  w.arrayHeader(static_cast<uint32_t>(dict.size()));
+  for (const auto& s : dict) {
+    w.str(s);
+  }
+  w.arrayHeader(1);
+  w.arrayHeader(1);
+  w.arrayHeader(12);
+  body.append(service);
+  w.uint(2);
+  w.uint(3);
+  w.uint(10);
+  w.uint(11);
+  w.uint(0);
+  w.integer(1'795'000'000'000'000'000);
+  w.integer(500);
+  w.integer(0);
+  w.mapHeader(0);
+  w.mapHeader(0);
+  body.append(type);
+  return body;
+}
+
+TEST(TraceDecoderTest, V05IndicesInEveryIntegerEncoding) {
+  std::vector<std::string> dict = {""};
+  for (int i = 1; i < 300; ++i) {
+    dict.push_back(std::to_string(i).insert(0, 1, 's'));
+  }
+  using namespace std::string_literals;
+  const std::pair<std::string, std::string> good[] = {
+      {"\x05"s, "s5"},                                  // positive fixint
+      {"\xcc\xc8"s, "s200"},                            // uint8
+      {"\xcd\x01\x2b"s, "s299"},                        // uint16
+      {"\xce\x00\x00\x00\x07"s, "s7"},                  // uint32
+      {"\xcf\x00\x00\x00\x00\x00\x00\x00\x08"s, "s8"},  // uint64
+      {"\xd0\x09"s, "s9"},                              // int8
+  };
+  for (const auto& [bytes, want] : good) {
+    std::string error;
+    // The type's index last in the body: fewer bytes left than the inline path loads.
+    for (const std::string& type : {"\x07"s, "\xcc\x07"s, "\xcd\x00\x07"s}) {
+      auto dp = decode(TraceApiVersion::kV05, "application/msgpack",
+                       v05BodyWithRawIndices(dict, bytes, type), &error);
+      ASSERT_TRUE(dp) << error;
+      EXPECT_EQ(dp->payload.chunks.at(0).spans.at(0).service, want);
+      EXPECT_EQ(dp->payload.chunks.at(0).spans.at(0).type, "s7");
+    }
+  }
+  const std::pair<std::string, std::string> bad[] = {
+      {"\xcd\x01\x2c"s, "string index 300 at byte"},  // uint16, one past the end
+      {"\xce\x00\x01\x00\x00"s, "string index 65536 at byte"},
+      {"\xc0"s, "nil at byte"},
+      {"\xa1x"s, "expected"},  // a string where an index belongs
+  };
+  for (const auto& [bytes, want] : bad) {
+    std::string error;
+    EXPECT_FALSE(decode(TraceApiVersion::kV05, "application/msgpack",
+                        v05BodyWithRawIndices(dict, bytes, "\x07"), &error));
+    EXPECT_NE(error.find(want), std::string::npos) << error;
+  }
+  std::string error;
+  EXPECT_FALSE(decode(TraceApiVersion::kV05, "application/msgpack",
+                      v05BodyWithRawIndices(dict, "\x01", "\xcd\x01\x2c"), &error));
+  EXPECT_NE(error.find("string index 300 at byte"), std::string::npos) << error;
+}
+
 TEST(TraceDecoderTest, V07TracerPayload) {
   std::string body;
   MsgpackWriter w(body);
