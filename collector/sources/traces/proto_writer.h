@@ -17,13 +17,10 @@ namespace outpost::traces::proto {
 
 enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2 };
 
+// Bytes of `v` as a varint: 7 bits a byte, without a loop (ids and timestamps take 9-10).
 inline size_t varintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
+  const int bits = std::bit_width(v | 1);  // 1..64
+  return static_cast<size_t>((bits + 6) / 7);
 }
 
 inline size_t tagSize(uint32_t field) {

@@ -206,6 +206,31 @@ TEST(AgentPayloadTest, SizesMatchWhatIsWritten) {
   EXPECT_EQ(parsed.traceid(), std::numeric_limits<uint64_t>::max());
 }
 
+// Ids, times and lengths at every varint width's edges (2^7k - 1 and 2^7k): sized as written,
+// and decoded back to the same values.
+TEST(AgentPayloadTest, VarintsOfEveryWidthRoundTrip) {
+  for (int bits = 0; bits <= 64; ++bits) {
+    for (const uint64_t v : {bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1,
+                             bits == 64 ? uint64_t{1} << 63 : uint64_t{1} << bits}) {
+      Span s;
+      s.trace_id = v;
+      s.span_id = v + 1;
+      s.start = static_cast<int64_t>(v);
+      s.duration = static_cast<int64_t>(v >> 1);
+      std::string out;
+      appendSpan(out, s);
+      EXPECT_EQ(out.size(), spanSize(s)) << v;
+      pb::Span parsed;
+      ASSERT_TRUE(parsed.ParseFromString(out)) << v;
+      EXPECT_EQ(parsed.ByteSizeLong(), out.size()) << v;
+      EXPECT_EQ(parsed.traceid(), s.trace_id);
+      EXPECT_EQ(parsed.spanid(), s.span_id);
+      EXPECT_EQ(parsed.start(), s.start);
+      EXPECT_EQ(parsed.duration(), s.duration);
+    }
+  }
+}
+
 // The writer copies short strings by overlapping words and writes small map entries with one-byte
 // lengths: every length around those paths (0-3, 4-7, 8-16, entries just under and over 128
 // bytes, lengths over 127), through a buffer that grows past its first allocation and is taken
