@@ -74,6 +74,10 @@ class Writer {
   char* end() const { return p_; }
 
   void varint(uint64_t v) {
+    if (std::endian::native == std::endian::little && v >= (uint64_t{1} << 49)) {
+      wideVarint(v);  // ids and nanosecond times: 8-10 bytes
+      return;
+    }
     while (v >= 0x80) {
       *p_++ = static_cast<char>((v & 0x7f) | 0x80);
       v >>= 7;
@@ -190,6 +194,26 @@ class Writer {
     p_[3] = static_cast<char>(k.size());
     p_ += 4;
     raw(k);
+  }
+  // A varint of 8 to 10 bytes (v >= 2^49): the first eight bytes' 7-bit groups spread into one
+  // word and stored at once, then the one or two bytes left.
+  void wideVarint(uint64_t v) {
+    uint64_t word = 0;
+    for (int i = 0; i < 8; ++i) {
+      word |= ((v >> (7 * i)) & 0x7f) << (8 * i);
+    }
+    const bool more = v >= (uint64_t{1} << 56);
+    word |= more ? 0x8080808080808080ULL : 0x0080808080808080ULL;
+    std::memcpy(p_, &word, sizeof word);
+    p_ += 8;
+    if (more) {
+      v >>= 56;
+      if (v >= 0x80) {
+        *p_++ = static_cast<char>(v | 0x80);
+        v >>= 7;
+      }
+      *p_++ = static_cast<char>(v);
+    }
   }
   template <typename Word>
   static void copyWord(char* to, const char* from) {
