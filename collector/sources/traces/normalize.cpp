@@ -1,6 +1,7 @@
 #include "collector/sources/traces/normalize.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <unordered_map>
 #include <unordered_set>
@@ -12,17 +13,30 @@ namespace {
 constexpr int64_t kYear2000Ns = 946'684'800'000'000'000;
 constexpr std::string_view kTruncatedSuffix = "...";
 
-bool isAsciiLetter(unsigned char c) {
+constexpr bool isAsciiLetter(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
-bool isDigit(unsigned char c) {
+constexpr bool isDigit(unsigned char c) {
   return c >= '0' && c <= '9';
 }
 
-bool validTagChar(unsigned char c) {
+constexpr bool validTagChar(unsigned char c) {
   return (c >= 'a' && c <= 'z') || isDigit(c) || c == ':' || c == '.' || c == '/' || c == '-' ||
          c == '_';
 }
+
+// The byte classes the two "already normal" checks below test, one table lookup a byte.
+enum : uint8_t { kTagByte = 1, kMetricByte = 2 };
+constexpr auto kByteClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const auto u = static_cast<unsigned char>(c);
+    t[u] = static_cast<uint8_t>(
+        (validTagChar(u) ? kTagByte : 0) |
+        (isAsciiLetter(u) || isDigit(u) || u == '.' || u == '_' ? kMetricByte : 0));
+  }
+  return t;
+}();
 
 // Already a normal tag: only valid lower-case characters, starts with a letter or ':', no run of
 // '_', does not end with '_', at most 200 bytes. (Non-ASCII letters take the slow path.)
@@ -36,7 +50,7 @@ bool tagIsNormal(std::string_view s) {
   }
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (!validTagChar(c) || (c == '_' && s[i + 1] == '_')) {  // s.back() != '_'
+    if ((kByteClass[c] & kTagByte) == 0 || (c == '_' && s[i + 1] == '_')) {  // s.back() != '_'
       return false;
     }
   }
@@ -51,7 +65,7 @@ bool metricNameIsNormal(std::string_view s) {
   }
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (!(isAsciiLetter(c) || isDigit(c) || c == '.' || c == '_')) {
+    if ((kByteClass[c] & kMetricByte) == 0) {
       return false;
     }
     if (c == '_' && (s[i + 1] == '.' || s[i + 1] == '_')) {  // s.back() != '_'

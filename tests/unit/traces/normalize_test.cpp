@@ -163,6 +163,54 @@ TEST(NormalizeTest, Service) {
   }
 }
 
+// Spans of one payload repeat services and names (each is normalized once and the result reused
+// while the next span has the same one): every span still gets its own result and is counted.
+TEST(NormalizeTest, RepeatedServicesAndNamesInOnePayload) {
+  struct Case {
+    std::string service, name, want_service, want_name;
+  };
+  const std::string long_service(150, 's');
+  const std::string long_name(120, 'n');
+  const Case kinds[] = {
+      {"web-shop", "web.request", "web-shop", "web.request"},
+      {"My Service", "Bad Name!", "my_service", "Bad_Name"},
+      {long_service, long_name, std::string(100, 's'), std::string(100, 'n')},
+      {"!!!", "!!!", "unnamed-go-service", "unnamed_operation"},
+      {"", "", "unnamed-go-service", "unnamed_operation"},
+  };
+  // Each kind three times in a row, then every kind once more in turn.
+  std::vector<size_t> order;
+  for (size_t k = 0; k < std::size(kinds); ++k) {
+    order.insert(order.end(), {k, k, k});
+  }
+  for (size_t k = 0; k < std::size(kinds); ++k) {
+    order.push_back(k);
+  }
+  DecodedPayload p;
+  p.payload.language_name = "go";
+  PayloadVector<Span> spans;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const Case& c = kinds[order[i]];
+    spans.push_back(span(1, i + 1, i == 0 ? 0 : 1, c.service, c.name));
+  }
+  payloadOf(p, {std::move(spans)});
+  NormalizeCounts counts;
+  normalizePayload(p, {kNow, false}, counts);
+  ASSERT_EQ(p.payload.chunks.size(), 1u);
+  const auto& out = p.payload.chunks[0].spans;
+  ASSERT_EQ(out.size(), order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    EXPECT_EQ(out[i].service, kinds[order[i]].want_service) << i;
+    EXPECT_EQ(out[i].name, kinds[order[i]].want_name) << i;
+  }
+  EXPECT_EQ(counts.service_empty, 4u);
+  EXPECT_EQ(counts.service_truncated, 4u);
+  EXPECT_EQ(counts.service_invalid, 8u);
+  EXPECT_EQ(counts.name_empty, 4u);
+  EXPECT_EQ(counts.name_truncated, 4u);
+  EXPECT_EQ(counts.name_invalid, 8u);
+}
+
 TEST(NormalizeTest, NameAndResource) {
   struct Case {
     std::string name, resource, want_name, want_resource;
