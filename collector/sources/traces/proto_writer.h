@@ -195,13 +195,14 @@ class Writer {
     p_ += 4;
     raw(k);
   }
-  // A varint of 8 to 10 bytes (v >= 2^49): the first eight bytes' 7-bit groups spread into one
-  // word and stored at once, then the one or two bytes left.
+  // A varint of 8 to 10 bytes (v >= 2^49): the low 56 bits' eight 7-bit groups spread into the
+  // bytes of one word (halves, then quarters, then bytes) and stored at once, then the one or
+  // two bytes left.
   void wideVarint(uint64_t v) {
-    uint64_t word = 0;
-    for (int i = 0; i < 8; ++i) {
-      word |= ((v >> (7 * i)) & 0x7f) << (8 * i);
-    }
+    uint64_t word = v & ((uint64_t{1} << 56) - 1);
+    word = (word & 0x000000000FFFFFFFULL) | ((word & 0x00FFFFFFF0000000ULL) << 4);
+    word = (word & 0x00003FFF00003FFFULL) | ((word & 0x0FFFC0000FFFC000ULL) << 2);
+    word = (word & 0x007F007F007F007FULL) | ((word & 0x3F803F803F803F80ULL) << 1);
     const bool more = v >= (uint64_t{1} << 56);
     word |= more ? 0x8080808080808080ULL : 0x0080808080808080ULL;
     std::memcpy(p_, &word, sizeof word);
