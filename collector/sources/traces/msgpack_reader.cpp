@@ -148,7 +148,7 @@ bool MsgpackReader::readLength(uint8_t b, uint8_t fix_base, uint8_t fix_mask, ui
   return true;
 }
 
-bool MsgpackReader::readArrayHeader(uint32_t* n) {
+bool MsgpackReader::readArrayHeaderSlow(uint32_t* n) {
   if (!need(1, "array")) {
     return false;
   }
@@ -169,7 +169,7 @@ bool MsgpackReader::readArrayHeader(uint32_t* n) {
   return true;
 }
 
-bool MsgpackReader::readMapHeader(uint32_t* n) {
+bool MsgpackReader::readMapHeaderSlow(uint32_t* n) {
   if (!need(1, "map")) {
     return false;
   }
@@ -330,7 +330,7 @@ bool MsgpackReader::readInt64Slow(int64_t* v) {
   return true;
 }
 
-bool MsgpackReader::readDouble(double* v) {
+bool MsgpackReader::readDoubleSlow(double* v) {
   if (!need(1, "float")) {
     return false;
   }

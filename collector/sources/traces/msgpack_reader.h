@@ -52,7 +52,7 @@ class MsgpackReader {
 
   // A positive fixint, uint8 or uint16 (v0.5 string indices), inline; false, with nothing
   // consumed, for anything else (and when fewer than 3 bytes remain): then use readUint64.
-  bool readSmallUint(uint32_t* v) {
+  [[gnu::always_inline]] bool readSmallUint(uint32_t* v) {
     if (size_ - pos_ < 3 || !ok()) [[unlikely]] {
       return false;
     }
@@ -74,7 +74,9 @@ class MsgpackReader {
     }
     return false;
   }
-  bool readNil();                        // consumes and returns true only if the next value is nil
+  bool readNil();  // consumes and returns true only if the next value is nil
+  // The common encodings of these (fixarray, fixmap, fixstr, fixint, uint8-64, int8-64, float64)
+  // are read inline; the rest out of line.
   bool readArrayHeader(uint32_t* n);     // nil -> 0; fails if n > bytes remaining
   bool readMapHeader(uint32_t* n);       // nil -> 0; fails if 2n > bytes remaining
   bool readString(std::string_view* s);  // str or bin; nil -> ""
@@ -102,6 +104,9 @@ class MsgpackReader {
     return v;
   }
   bool typeError(const char* expected);
+  bool readArrayHeaderSlow(uint32_t* n);
+  bool readMapHeaderSlow(uint32_t* n);
+  bool readDoubleSlow(double* v);
   bool readStringSlow(std::string_view* s);
   bool fastInteger(uint64_t* bits, bool* is_signed);
   bool readUint64Slow(uint64_t* v);
@@ -117,8 +122,54 @@ class MsgpackReader {
   std::string error_;
 };
 
+[[gnu::always_inline]] inline bool MsgpackReader::readArrayHeader(uint32_t* n) {
+  if (pos_ < size_ && ok()) [[likely]] {
+    const uint8_t b = p_[pos_];
+    if ((b & 0xf0) == 0x90 && (b & 0x0fu) <= size_ - pos_ - 1) [[likely]] {
+      *n = b & 0x0f;
+      pos_ += 1;
+      return true;
+    }
+  }
+  return readArrayHeaderSlow(n);
+}
+
+[[gnu::always_inline]] inline bool MsgpackReader::readMapHeader(uint32_t* n) {
+  if (pos_ < size_ && ok()) [[likely]] {
+    const uint8_t b = p_[pos_];
+    if ((b & 0xf0) == 0x80 && (b & 0x0fu) * 2 <= size_ - pos_ - 1) [[likely]] {
+      *n = b & 0x0f;
+      pos_ += 1;
+      return true;
+    }
+  }
+  return readMapHeaderSlow(n);
+}
+
+// A float64 (metrics) or a positive fixint, when nine bytes remain to load from.
+[[gnu::always_inline]] inline bool MsgpackReader::readDouble(double* v) {
+  if (size_ - pos_ >= 9 && ok()) [[likely]] {
+    const uint8_t b = p_[pos_];
+    if (b == 0xcb) {
+      uint64_t big;
+      std::memcpy(&big, p_ + pos_ + 1, sizeof big);
+      const uint64_t bits =
+          std::endian::native == std::endian::little ? __builtin_bswap64(big) : big;
+      std::memcpy(v, &bits, sizeof *v);
+      pos_ += 9;
+      return true;
+    }
+    if (b <= 0x7f) {
+      *v = b;
+      pos_ += 1;
+      return true;
+    }
+  }
+  return readDoubleSlow(v);
+}
+
 // A fixstr (up to 31 bytes: most keys and values) inline, the rest out of line.
-inline bool MsgpackReader::readString(std::string_view* s) {
+[[gnu::always_inline]] inline bool MsgpackReader::readString(std::string_view* s) {
   if (pos_ < size_ && ok()) [[likely]] {
     const uint8_t b = p_[pos_];
     const size_t n = b & 0x1f;
@@ -134,7 +185,7 @@ inline bool MsgpackReader::readString(std::string_view* s) {
 // The common integer encodings inline (a positive fixint: v0.5 string indices, flags, small
 // counts; uint8-64 and int8-64: ids, start, duration), when nine bytes remain to load from.
 // `bits` gets the value's bits (two's complement for signed encodings); false: not one of them.
-inline bool MsgpackReader::fastInteger(uint64_t* bits, bool* is_signed) {
+[[gnu::always_inline]] inline bool MsgpackReader::fastInteger(uint64_t* bits, bool* is_signed) {
   if (size_ - pos_ < 9 || !ok()) [[unlikely]] {
     return false;
   }
@@ -159,12 +210,12 @@ inline bool MsgpackReader::fastInteger(uint64_t* bits, bool* is_signed) {
   return true;
 }
 
-inline bool MsgpackReader::readUint64(uint64_t* v) {
+[[gnu::always_inline]] inline bool MsgpackReader::readUint64(uint64_t* v) {
   bool is_signed = false;
   return fastInteger(v, &is_signed) || readUint64Slow(v);
 }
 
-inline bool MsgpackReader::readInt64(int64_t* v) {
+[[gnu::always_inline]] inline bool MsgpackReader::readInt64(int64_t* v) {
   uint64_t bits = 0;
   bool is_signed = false;
   const size_t at = pos_;

@@ -54,6 +54,68 @@ TEST(MsgpackReaderTest, EveryIntegerWidthAndSign) {
 
 // Integers are read inline when nine bytes remain and out of line near the end of the body: each
 // encoding (explicit, not only the writer's minimal one) gives the same value both ways.
+// Doubles and array/map headers: the inline encodings (float64, positive fixint, fixarray,
+// fixmap) and the others give the same values with and without bytes after them, and a header
+// claiming more elements than bytes remain fails the same way on both paths.
+TEST(MsgpackReaderTest, DoublesAndHeadersReadTheSameInlineAndAtTheEndOfTheBody) {
+  auto bytes = [](const auto& literal) {  // with its zero bytes
+    return std::string(literal, sizeof literal - 1);
+  };
+  const std::pair<std::string, double> doubles[] = {
+      {bytes("\xcb\x40\x60\x30\x00\x00\x00\x00\x00"), 129.5},
+      {bytes("\xcb\xbf\xf8\x00\x00\x00\x00\x00\x00"), -1.5},
+      {bytes("\xca\x40\x20\x00\x00"), 2.5},
+      {bytes("\x7f"), 127},
+      {bytes("\x00"), 0},
+      {bytes("\xcd\x01\x02"), 258},
+      {bytes("\xd0\xfe"), -2},
+      {bytes("\xc0"), 0},
+  };
+  for (const auto& [encoded, want] : doubles) {
+    for (const bool padded : {true, false}) {
+      const std::string body = padded ? encoded + std::string(9, '\xc0') : encoded;
+      MsgpackReader r(body);
+      double v = -99;
+      ASSERT_TRUE(r.readDouble(&v)) << r.error();
+      EXPECT_EQ(v, want) << static_cast<int>(encoded[0]) << " padded " << padded;
+      EXPECT_EQ(r.position(), encoded.size());
+    }
+  }
+  struct Header {
+    std::string bytes;
+    bool map;
+    uint32_t n;
+  };
+  const Header headers[] = {
+      {bytes("\x93"), false, 3}, {bytes("\x90"), false, 0}, {bytes("\xdc\x00\x02"), false, 2},
+      {bytes("\x82"), true, 2},  {bytes("\x80"), true, 0},  {bytes("\xde\x00\x01"), true, 1},
+      {bytes("\xc0"), true, 0},  {bytes("\xc0"), false, 0},
+  };
+  for (const auto& h : headers) {
+    // Exactly enough bytes after the header for its elements (one byte each), then one fewer.
+    const std::string body = h.bytes + std::string(h.map ? 2 * h.n : h.n, '\x01');
+    MsgpackReader r(body);
+    uint32_t n = 99;
+    ASSERT_TRUE(h.map ? r.readMapHeader(&n) : r.readArrayHeader(&n)) << r.error();
+    EXPECT_EQ(n, h.n);
+    EXPECT_EQ(r.position(), h.bytes.size());
+    if (h.n > 0) {
+      MsgpackReader short_body(std::string_view(body).substr(0, body.size() - 1));
+      EXPECT_FALSE(h.map ? short_body.readMapHeader(&n) : short_body.readArrayHeader(&n));
+      EXPECT_NE(short_body.error().find("is longer than the body"), std::string::npos)
+          << short_body.error();
+    }
+  }
+  MsgpackReader wrong("\xa1x");
+  uint32_t n = 0;
+  EXPECT_FALSE(wrong.readMapHeader(&n));
+  EXPECT_NE(wrong.error().find("expected map"), std::string::npos) << wrong.error();
+  double d = 0;
+  MsgpackReader truncated(bytes("\xcb\x40\x60"));
+  EXPECT_FALSE(truncated.readDouble(&d));
+  EXPECT_NE(truncated.error().find("float64"), std::string::npos) << truncated.error();
+}
+
 TEST(MsgpackReaderTest, IntegersReadTheSameInlineAndAtTheEndOfTheBody) {
   auto bytes = [](const auto& literal) {  // with its zero bytes
     return std::string(literal, sizeof literal - 1);
