@@ -33,9 +33,17 @@ inline Hash128 hashBytes128(std::string_view s) {
     a = foldMultiply(a ^ w, kP1);
     b = foldMultiply(b ^ w, kP3);
   }
+  // The last 1-7 bytes, without a variable-length copy: two overlapping 4-byte loads, or bytes
+  // 0, r/2 and r-1 of r < 4 (every byte covered either way; the length is in both lanes).
   uint64_t tail = 0;
-  if (i < s.size()) {
-    std::memcpy(&tail, s.data() + i, s.size() - i);
+  if (const size_t r = s.size() - i; r >= 4) {
+    uint32_t first, last;
+    std::memcpy(&first, s.data() + i, 4);
+    std::memcpy(&last, s.data() + i + r - 4, 4);
+    tail = first | (static_cast<uint64_t>(last) << 32);
+  } else if (r > 0) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data() + i);
+    tail = p[0] | (static_cast<uint64_t>(p[r / 2]) << 8) | (static_cast<uint64_t>(p[r - 1]) << 16);
   }
   return Hash128{foldMultiply(b ^ tail, kP0), foldMultiply(a ^ tail, kP2)};
 }

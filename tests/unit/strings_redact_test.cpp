@@ -3,12 +3,41 @@
 
 #include <algorithm>
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/redact.h"
 #include "core/strings.h"
 
 namespace outpost {
 namespace {
+
+// hashBytes128 reads the last 1-7 bytes by overlapping loads: every byte of every length still
+// changes both lanes, the value depends on the bytes only (not where they are), and a string and
+// its prefixes differ.
+TEST(HashTest, EveryByteOfEveryShortLengthCounts) {
+  std::string bytes;
+  for (int i = 0; i < 48; ++i) {
+    bytes.push_back(static_cast<char>(i * 37 + 11));
+  }
+  for (size_t n = 0; n <= 40; ++n) {
+    const std::string s = bytes.substr(0, n);
+    const Hash128 h = hashBytes128(s);
+    const std::string elsewhere = "xyz" + s;
+    EXPECT_EQ(hashBytes128(std::string_view(elsewhere).substr(3)), h) << n;
+    if (n > 0) {
+      EXPECT_NE(hashBytes128(std::string_view(s).substr(0, n - 1)), h) << n;
+    }
+    for (size_t at = 0; at < n; ++at) {
+      for (int bit = 0; bit < 8; ++bit) {
+        std::string t = s;
+        t[at] = static_cast<char>(t[at] ^ (1 << bit));
+        const Hash128 g = hashBytes128(t);
+        EXPECT_NE(g.lo, h.lo) << n << " " << at << " " << bit;
+        EXPECT_NE(g.hi, h.hi) << n << " " << at << " " << bit;
+      }
+    }
+  }
+}
 
 TEST(StringsTest, SplitFieldsIgnoresRunsOfWhitespace) {
   EXPECT_EQ(splitFields("  a:b \t c:d\n"), (std::vector<std::string>{"a:b", "c:d"}));
