@@ -133,33 +133,16 @@ void writeEvent(Writer& w, const SpanEvent& e) {
 
 }  // namespace
 
-size_t spanSize(const Span& s) {
-  size_t n = proto::stringSize(kService, s.service) + proto::stringSize(kName, s.name) +
-             proto::stringSize(kResource, s.resource) + proto::uint64Size(kTraceId, s.trace_id) +
-             proto::uint64Size(kSpanId, s.span_id) + proto::uint64Size(kParentId, s.parent_id) +
-             proto::int64Size(kStart, s.start) + proto::int64Size(kDuration, s.duration) +
-             proto::int64Size(kError, s.error) + proto::stringSize(kType, s.type);
-  for (const auto& [k, v] : s.meta) {
-    n += proto::stringEntryFieldSize(kMeta, k, v);
-  }
-  for (const auto& kv : s.metrics) {
-    n += proto::doubleEntryFieldSize(kMetrics, kv.first);
-  }
-  for (const auto& [k, v] : s.meta_struct) {
-    n += delimitedSize(kMetaStruct, proto::stringEntrySize(k, v));
-  }
-  for (const auto& l : s.span_links) {
-    n += delimitedSize(kSpanLinks, linkSize(l));
-  }
-  for (const auto& e : s.span_events) {
-    n += delimitedSize(kSpanEvents, eventSize(e));
-  }
-  return n;
-}
-
 namespace {
 
-void writeSpan(Writer& w, const Span& s) {
+// Bounds for GrowingWriter::room(): a varint field (tag and value), and the framing of a string
+// field or a map entry (tags and length varints), whatever their size.
+constexpr size_t kVarintRoom = proto::GrowingWriter::kTagRoom + 10;
+constexpr size_t kStringRoom = kVarintRoom;
+constexpr size_t kEntryRoom = 3 * kStringRoom;
+
+void writeSpan(proto::GrowingWriter& w, const Span& s) {
+  w.room(3 * kStringRoom + s.service.size() + s.name.size() + s.resource.size() + 6 * kVarintRoom);
   w.string(kService, s.service);
   w.string(kName, s.name);
   w.string(kResource, s.resource);
@@ -170,74 +153,66 @@ void writeSpan(Writer& w, const Span& s) {
   w.int64(kDuration, s.duration);
   w.int64(kError, s.error);
   for (const auto& [k, v] : s.meta) {
+    w.room(kEntryRoom + k.size() + v.size());
     w.stringEntry(kMeta, k, v);
   }
   for (const auto& [k, v] : s.metrics) {
+    w.room(kEntryRoom + k.size());
     w.doubleEntry(kMetrics, k, v);
   }
+  w.room(kStringRoom + s.type.size());
   w.string(kType, s.type);
   for (const auto& [k, v] : s.meta_struct) {
+    w.room(kEntryRoom + k.size() + v.size());
     w.stringEntry(kMetaStruct, k, v);
   }
-  for (const auto& l : s.span_links) {
-    w.header(kSpanLinks, linkSize(l));
+  for (const auto& l : s.span_links) {  // rare: sized first, written with the exact writer
+    const size_t size = linkSize(l);
+    w.room(kStringRoom + size);
+    w.header(kSpanLinks, size);
     writeLink(w, l);
   }
   for (const auto& e : s.span_events) {
-    w.header(kSpanEvents, eventSize(e));
+    const size_t size = eventSize(e);
+    w.room(kStringRoom + size);
+    w.header(kSpanEvents, size);
     writeEvent(w, e);
   }
 }
 
-// `sizes[i]` is spanSize(c.spans[i]) (computed once by the caller).
-void writeTraceChunk(Writer& w, const TraceChunk& c, const std::vector<size_t>& sizes) {
+void writeTraceChunk(proto::GrowingWriter& w, const TraceChunk& c) {
+  w.room(kVarintRoom + kStringRoom + c.origin.size());
   w.int64(1, c.priority);
   w.string(2, c.origin);
-  for (size_t i = 0; i < c.spans.size(); ++i) {
-    w.header(3, sizes[i]);
-    writeSpan(w, c.spans[i]);
+  for (const auto& s : c.spans) {
+    const size_t at = w.open(3);
+    writeSpan(w, s);
+    w.close(at);
   }
   for (const auto& [k, v] : c.tags) {
+    w.room(kEntryRoom + k.size() + v.size());
     w.stringEntry(4, k, v);
   }
+  w.room(kVarintRoom);
   w.boolean(5, c.dropped_trace);
 }
 
 }  // namespace
 
-void appendSpan(std::string& out, const Span& s) {
-  Writer w = proto::extend(out, spanSize(s));
+std::string encodeSpan(const Span& s) {
+  proto::Buffer out;
+  proto::GrowingWriter w(out);
   writeSpan(w, s);
+  w.finish();
+  return std::string(out.view());
 }
 
-namespace {
-
-// The chunk's size, with each span's size kept for writeTraceChunk.
-size_t chunkSizes(const TraceChunk& c, std::vector<size_t>& sizes) {
-  sizes.clear();
-  size_t n = proto::int64Size(1, c.priority) + proto::stringSize(2, c.origin) +
-             proto::boolSize(5, c.dropped_trace);
-  for (const auto& s : c.spans) {
-    sizes.push_back(spanSize(s));
-    n += delimitedSize(3, sizes.back());
-  }
-  for (const auto& [k, v] : c.tags) {
-    n += delimitedSize(4, proto::stringEntrySize(k, v));
-  }
-  return n;
-}
-
-}  // namespace
-
-size_t traceChunkSize(const TraceChunk& c) {
-  std::vector<size_t> sizes;
-  return chunkSizes(c, sizes);
-}
-
-void appendTraceChunk(std::string& out, const TraceChunk& c) {
-  std::vector<size_t> sizes;
-  Writer w = proto::extend(out, chunkSizes(c, sizes));
-  writeTraceChunk(w, c, sizes);
+std::string encodeTraceChunk(const TraceChunk& c) {
+  proto::Buffer out;
+  proto::GrowingWriter w(out);
+  writeTraceChunk(w, c);
+  w.finish();
+  return std::string(out.view());
 }
 
 AgentPayloadBuffer::AgentPayloadBuffer(Options options) : options_(std::move(options)) {}
@@ -269,12 +244,13 @@ AgentPayloadBuffer::Group& AgentPayloadBuffer::groupFor(const TracerPayload& p) 
 
 void AgentPayloadBuffer::add(const TracerPayload& payload, const TraceChunk& chunk) {
   Group& g = groupFor(payload);
-  const size_t size = chunkSizes(chunk, span_sizes_);
-  const size_t total = delimitedSize(6, size);
-  Writer w = proto::extend(g.chunks, total);
-  w.header(6, size);
-  writeTraceChunk(w, chunk, span_sizes_);
-  bytes_ += total;
+  const size_t before = g.chunks.size();
+  proto::GrowingWriter w(g.chunks);
+  const size_t at = w.open(6);
+  writeTraceChunk(w, chunk);
+  w.close(at);
+  w.finish();
+  bytes_ += g.chunks.size() - before;
   ++chunks_;
 }
 

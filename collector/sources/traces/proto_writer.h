@@ -223,6 +223,7 @@ class Writer {
     std::memcpy(to, &w, sizeof w);
   }
 
+ protected:
   char* p_;
 };
 
@@ -252,6 +253,16 @@ class Buffer {
   bool empty() const { return size_ == 0; }
   void clear() { size_ = 0; }
 
+  // For a GrowingWriter: room for `n` more bytes past size() (written before setSize()).
+  void reserveMore(size_t n) {
+    if (capacity_ - size_ < n) {
+      grow(n);
+    }
+  }
+  char* data() { return data_.get(); }
+  size_t capacity() const { return capacity_; }
+  void setSize(size_t n) { size_ = n; }
+
  private:
   void grow(size_t n) {
     size_t capacity = std::max<size_t>({capacity_ * 2, size_ + n, 4096});
@@ -271,5 +282,70 @@ class Buffer {
 inline Writer extend(Buffer& out, size_t n) {
   return Writer(out.extend(n));
 }
+
+// A Writer that appends to a Buffer in one pass, without sizing the message first: the caller
+// asks for room() before each write (a bound, not the exact size), and a length-delimited field
+// is open()ed, written, then close()d, which writes its length. close() leaves every varint
+// minimal: two bytes are kept for the length (128 bytes to 16 KiB: nearly every span and
+// chunk), and the contents move back one byte or forward when the length needs one byte or
+// more than two. finish() sets the buffer's size.
+class GrowingWriter : public Writer {
+ public:
+  explicit GrowingWriter(Buffer& out) : Writer(nullptr), out_(out) {
+    out_.reserveMore(0);
+    p_ = out_.data() + out_.size();
+    limit_ = out_.data() + out_.capacity();
+  }
+
+  // At least `n` bytes writable at end().
+  void room(size_t n) {
+    if (static_cast<size_t>(limit_ - p_) < n) [[unlikely]] {
+      grow(n);
+    }
+  }
+  size_t open(uint32_t field) {
+    room(kTagRoom + 2);
+    tag(field, kLengthDelimited);
+    const size_t at = static_cast<size_t>(p_ - out_.data());
+    p_ += 2;
+    return at;
+  }
+  void close(size_t at) {
+    char* length = out_.data() + at;
+    const size_t n = static_cast<size_t>(p_ - (length + 2));
+    if (n >= 0x80 && n < 0x4000) [[likely]] {
+      length[0] = static_cast<char>((n & 0x7f) | 0x80);
+      length[1] = static_cast<char>(n >> 7);
+      return;
+    }
+    closeOther(at, n);
+  }
+  void finish() { out_.setSize(static_cast<size_t>(p_ - out_.data())); }
+
+  static constexpr size_t kTagRoom = 5;  // a tag of any field number
+
+ private:
+  [[gnu::noinline]] void grow(size_t n) {
+    finish();
+    out_.reserveMore(n);
+    p_ = out_.data() + out_.size();
+    limit_ = out_.data() + out_.capacity();
+  }
+  // A length under 128 (one byte) or of 16 KiB or more (three or more).
+  [[gnu::noinline]] void closeOther(size_t at, size_t n) {
+    const size_t bytes = varintSize(n);
+    if (bytes > 2) {
+      room(bytes - 2);
+    }
+    char* length = out_.data() + at;
+    std::memmove(length + bytes, length + 2, n);
+    Writer w(length);
+    w.varint(n);
+    p_ = length + bytes + n;
+  }
+
+  Buffer& out_;
+  char* limit_;
+};
 
 }  // namespace outpost::traces::proto

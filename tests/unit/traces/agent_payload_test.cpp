@@ -184,30 +184,73 @@ TEST(AgentPayloadTest, EveryFieldDecodesWithTheRealProtobufClasses) {
   EXPECT_EQ(p.tracerpayloads(1).chunks_size(), 1);
 }
 
-TEST(AgentPayloadTest, SizesMatchWhatIsWritten) {
+// Written in one pass, every length is still a minimal varint: the encoding is exactly as long
+// as protobuf's own (ByteSizeLong), for the full span, a chunk of it, and extreme values.
+TEST(AgentPayloadTest, EncodingsAreAsLongAsProtobufs) {
   Span s = fullSpan();
-  std::string out;
-  appendSpan(out, s);
-  EXPECT_EQ(out.size(), spanSize(s));
+  std::string out = encodeSpan(s);
+  pb::Span span;
+  ASSERT_TRUE(span.ParseFromString(out));
+  EXPECT_EQ(span.ByteSizeLong(), out.size());
   TraceChunk c;
   c.spans = {s, s};
   c.priority = -1;
-  out.clear();
-  appendTraceChunk(out, c);
-  EXPECT_EQ(out.size(), traceChunkSize(c));
+  out = encodeTraceChunk(c);
+  pb::TraceChunk chunk;
+  ASSERT_TRUE(chunk.ParseFromString(out));
+  EXPECT_EQ(chunk.ByteSizeLong(), out.size());
+  EXPECT_EQ(chunk.spans_size(), 2);
   s.start = std::numeric_limits<int64_t>::min();
   s.trace_id = std::numeric_limits<uint64_t>::max();
-  out.clear();
-  appendSpan(out, s);
-  EXPECT_EQ(out.size(), spanSize(s));
-  pb::Span parsed;
-  ASSERT_TRUE(parsed.ParseFromString(out));
-  EXPECT_EQ(parsed.start(), std::numeric_limits<int64_t>::min());
-  EXPECT_EQ(parsed.traceid(), std::numeric_limits<uint64_t>::max());
+  out = encodeSpan(s);
+  ASSERT_TRUE(span.ParseFromString(out));
+  EXPECT_EQ(span.ByteSizeLong(), out.size());
+  EXPECT_EQ(span.start(), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(span.traceid(), std::numeric_limits<uint64_t>::max());
 }
 
-// Ids, times and lengths at every varint width's edges (2^7k - 1 and 2^7k): sized as written,
-// and decoded back to the same values.
+// Spans and chunks whose lengths take one, two, three and four bytes (the writer keeps two and
+// moves the contents for the others), in a buffer that grows in the middle of a span: every
+// payload decodes to what was added, with minimal lengths.
+TEST(AgentPayloadTest, SpansAndChunksOfEveryLengthWidthRoundTrip) {
+  AgentPayloadBuffer buffer({});
+  TracerPayload tp;
+  tp.language_name = "go";
+  const std::string big(3'000'000, 'v');
+  const std::vector<size_t> value_sizes = {0, 50, 200, 5'000, 16'370, 16'400, 20'000, 2'500'000};
+  for (const size_t per_chunk : {1, 40}) {
+    std::vector<TraceChunk> chunks;
+    for (const size_t size : value_sizes) {
+      TraceChunk chunk;
+      for (size_t i = 0; i < per_chunk; ++i) {
+        Span s;
+        s.span_id = size + i + 1;
+        s.meta = {{"k", Str(big).substr(0, size)}};
+        chunk.spans.push_back(s);
+      }
+      buffer.add(tp, chunk);
+      chunks.push_back(chunk);
+    }
+    const std::string body = buffer.take();
+    pb::AgentPayload p;
+    ASSERT_TRUE(p.ParseFromString(body));
+    EXPECT_EQ(p.ByteSizeLong(), body.size());
+    ASSERT_EQ(p.tracerpayloads_size(), 1);
+    ASSERT_EQ(p.tracerpayloads(0).chunks_size(), static_cast<int>(chunks.size()));
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const auto& got = p.tracerpayloads(0).chunks(static_cast<int>(c));
+      ASSERT_EQ(got.spans_size(), static_cast<int>(per_chunk));
+      for (size_t i = 0; i < per_chunk; ++i) {
+        const auto& span = got.spans(static_cast<int>(i));
+        EXPECT_EQ(span.spanid(), chunks[c].spans[i].span_id);
+        EXPECT_EQ(span.meta().at("k").size(), value_sizes[c]);
+      }
+    }
+  }
+}
+
+// Ids and times at every varint width's edges (2^7k - 1 and 2^7k): minimal, and decoded back to
+// the same values.
 TEST(AgentPayloadTest, VarintsOfEveryWidthRoundTrip) {
   for (int bits = 0; bits <= 64; ++bits) {
     for (const uint64_t v : {bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1,
@@ -217,9 +260,7 @@ TEST(AgentPayloadTest, VarintsOfEveryWidthRoundTrip) {
       s.span_id = v + 1;
       s.start = static_cast<int64_t>(v);
       s.duration = static_cast<int64_t>(v >> 1);
-      std::string out;
-      appendSpan(out, s);
-      EXPECT_EQ(out.size(), spanSize(s)) << v;
+      const std::string out = encodeSpan(s);
       pb::Span parsed;
       ASSERT_TRUE(parsed.ParseFromString(out)) << v;
       EXPECT_EQ(parsed.ByteSizeLong(), out.size()) << v;
