@@ -67,52 +67,25 @@ inline size_t doubleEntryFieldSize(uint32_t field, std::string_view k) {
 
 // Writes into memory the caller sized with the sizeOf* functions (no bounds or capacity checks
 // per field: the sizes are exact). `end()` is where the next byte goes.
+//
+// Each method works on a local copy of the write pointer (the static put* functions) and stores
+// it back once: a byte stored through the member itself could alias the member, which would
+// make the compiler reload it after every byte.
 class Writer {
  public:
   explicit Writer(char* p) : p_(p) {}
 
   char* end() const { return p_; }
 
-  void varint(uint64_t v) {
-    if (std::endian::native == std::endian::little && v >= (uint64_t{1} << 49)) {
-      wideVarint(v);  // ids and nanosecond times: 8-10 bytes
-      return;
-    }
-    while (v >= 0x80) {
-      *p_++ = static_cast<char>((v & 0x7f) | 0x80);
-      v >>= 7;
-    }
-    *p_++ = static_cast<char>(v);
-  }
-  void tag(uint32_t field, WireType type) { varint((static_cast<uint64_t>(field) << 3) | type); }
+  void varint(uint64_t v) { p_ = putVarint(p_, v); }
+  void tag(uint32_t field, WireType type) { p_ = putTag(p_, field, type); }
   // The header of a length-delimited field of `len` bytes; the caller writes them next.
   void header(uint32_t field, size_t len) {
-    tag(field, kLengthDelimited);
-    varint(len);
+    p_ = putVarint(putTag(p_, field, kLengthDelimited), len);
   }
-  void raw(std::string_view s) {
-    // Most strings here are a few bytes (tag keys and values): copied by two overlapping loads
-    // and stores rather than a call to memcpy.
-    const char* from = s.data();
-    const size_t n = s.size();
-    if (n >= 8 && n <= 16) {
-      copyWord<uint64_t>(p_, from);
-      copyWord<uint64_t>(p_ + n - 8, from + n - 8);
-    } else if (n >= 4 && n < 8) {
-      copyWord<uint32_t>(p_, from);
-      copyWord<uint32_t>(p_ + n - 4, from + n - 4);
-    } else if (n < 4) {
-      for (size_t i = 0; i < n; ++i) {
-        p_[i] = from[i];
-      }
-    } else {
-      std::memcpy(p_, from, n);
-    }
-    p_ += n;
-  }
+  void raw(std::string_view s) { p_ = putRaw(p_, s); }
   void bytes(uint32_t field, std::string_view s) {
-    header(field, s.size());
-    raw(s);
+    p_ = putRaw(putVarint(putTag(p_, field, kLengthDelimited), s.size()), s);
   }
   void string(uint32_t field, std::string_view s) {
     if (!s.empty()) {
@@ -121,31 +94,19 @@ class Writer {
   }
   void uint64(uint32_t field, uint64_t v) {
     if (v != 0) {
-      tag(field, kVarint);
-      varint(v);
+      p_ = putVarint(putTag(p_, field, kVarint), v);
     }
   }
   void int64(uint32_t field, int64_t v) { uint64(field, static_cast<uint64_t>(v)); }
   void boolean(uint32_t field, bool v) {
     if (v) {
-      tag(field, kVarint);
-      *p_++ = 1;
+      char* p = putTag(p_, field, kVarint);
+      *p++ = 1;
+      p_ = p;
     }
   }
-  void fixed64(uint32_t field, uint64_t v) {
-    tag(field, kFixed64);
-    fixed64Raw(v);
-  }
-  void fixed64Raw(uint64_t v) {
-    if constexpr (std::endian::native == std::endian::little) {
-      std::memcpy(p_, &v, 8);
-      p_ += 8;
-    } else {
-      for (int i = 0; i < 8; ++i) {
-        *p_++ = static_cast<char>((v >> (8 * i)) & 0xff);
-      }
-    }
-  }
+  void fixed64(uint32_t field, uint64_t v) { p_ = putFixed64(putTag(p_, field, kFixed64), v); }
+  void fixed64Raw(uint64_t v) { p_ = putFixed64(p_, v); }
   void float64(uint32_t field, double v) {
     if (v != 0) {
       uint64_t bits;
@@ -157,11 +118,10 @@ class Writer {
   void stringEntry(uint32_t field, std::string_view k, std::string_view v) {
     const size_t entry = 4 + k.size() + v.size();
     if (field < 16 && entry < 0x80) {  // nearly every tag: each tag and length one byte
-      smallEntryKey(field, entry, k);
-      p_[0] = (2 << 3) | kLengthDelimited;
-      p_[1] = static_cast<char>(v.size());
-      p_ += 2;
-      raw(v);
+      char* p = putSmallEntryKey(p_, field, entry, k);
+      p[0] = (2 << 3) | kLengthDelimited;
+      p[1] = static_cast<char>(v.size());
+      p_ = putRaw(p + 2, v);
       return;
     }
     header(field, stringEntrySize(k, v));
@@ -174,9 +134,9 @@ class Writer {
     std::memcpy(&bits, &v, sizeof bits);
     const size_t entry = 2 + k.size() + 9;
     if (field < 16 && entry < 0x80) {
-      smallEntryKey(field, entry, k);
-      *p_++ = (2 << 3) | kFixed64;
-      fixed64Raw(bits);
+      char* p = putSmallEntryKey(p_, field, entry, k);
+      *p++ = (2 << 3) | kFixed64;
+      p_ = putFixed64(p, bits);
       return;
     }
     header(field, doubleEntrySize(k));
@@ -185,36 +145,85 @@ class Writer {
   }
 
  private:
+  static char* putVarint(char* p, uint64_t v) {
+    if (std::endian::native == std::endian::little && v >= (uint64_t{1} << 49)) {
+      return putWideVarint(p, v);  // ids and nanosecond times: 8-10 bytes
+    }
+    while (v >= 0x80) {
+      *p++ = static_cast<char>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<char>(v);
+    return p;
+  }
+  static char* putTag(char* p, uint32_t field, WireType type) {
+    if (field < 16) {  // every field here: a one-byte tag
+      *p++ = static_cast<char>((field << 3) | type);
+      return p;
+    }
+    return putVarint(p, (static_cast<uint64_t>(field) << 3) | type);
+  }
+  static char* putRaw(char* p, std::string_view s) {
+    // Most strings here are a few bytes (tag keys and values): copied by two overlapping loads
+    // and stores rather than a call to memcpy.
+    const char* from = s.data();
+    const size_t n = s.size();
+    if (n >= 8 && n <= 16) {
+      copyWord<uint64_t>(p, from);
+      copyWord<uint64_t>(p + n - 8, from + n - 8);
+    } else if (n >= 4 && n < 8) {
+      copyWord<uint32_t>(p, from);
+      copyWord<uint32_t>(p + n - 4, from + n - 4);
+    } else if (n < 4) {
+      for (size_t i = 0; i < n; ++i) {
+        p[i] = from[i];
+      }
+    } else {
+      std::memcpy(p, from, n);
+    }
+    return p + n;
+  }
+  static char* putFixed64(char* p, uint64_t v) {
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(p, &v, 8);
+      return p + 8;
+    } else {
+      for (int i = 0; i < 8; ++i) {
+        *p++ = static_cast<char>((v >> (8 * i)) & 0xff);
+      }
+      return p;
+    }
+  }
   // A map entry of `entry` bytes as field `field` (< 16, entry < 128: one-byte tag and length),
   // up to its key field, `k`, included.
-  void smallEntryKey(uint32_t field, size_t entry, std::string_view k) {
-    p_[0] = static_cast<char>((field << 3) | kLengthDelimited);
-    p_[1] = static_cast<char>(entry);
-    p_[2] = (1 << 3) | kLengthDelimited;
-    p_[3] = static_cast<char>(k.size());
-    p_ += 4;
-    raw(k);
+  static char* putSmallEntryKey(char* p, uint32_t field, size_t entry, std::string_view k) {
+    p[0] = static_cast<char>((field << 3) | kLengthDelimited);
+    p[1] = static_cast<char>(entry);
+    p[2] = (1 << 3) | kLengthDelimited;
+    p[3] = static_cast<char>(k.size());
+    return putRaw(p + 4, k);
   }
   // A varint of 8 to 10 bytes (v >= 2^49): the low 56 bits' eight 7-bit groups spread into the
   // bytes of one word (halves, then quarters, then bytes) and stored at once, then the one or
   // two bytes left.
-  void wideVarint(uint64_t v) {
+  static char* putWideVarint(char* p, uint64_t v) {
     uint64_t word = v & ((uint64_t{1} << 56) - 1);
     word = (word & 0x000000000FFFFFFFULL) | ((word & 0x00FFFFFFF0000000ULL) << 4);
     word = (word & 0x00003FFF00003FFFULL) | ((word & 0x0FFFC0000FFFC000ULL) << 2);
     word = (word & 0x007F007F007F007FULL) | ((word & 0x3F803F803F803F80ULL) << 1);
     const bool more = v >= (uint64_t{1} << 56);
     word |= more ? 0x8080808080808080ULL : 0x0080808080808080ULL;
-    std::memcpy(p_, &word, sizeof word);
-    p_ += 8;
+    std::memcpy(p, &word, sizeof word);
+    p += 8;
     if (more) {
       v >>= 56;
       if (v >= 0x80) {
-        *p_++ = static_cast<char>(v | 0x80);
+        *p++ = static_cast<char>(v | 0x80);
         v >>= 7;
       }
-      *p_++ = static_cast<char>(v);
+      *p++ = static_cast<char>(v);
     }
+    return p;
   }
   template <typename Word>
   static void copyWord(char* to, const char* from) {
