@@ -111,7 +111,8 @@ TEST(MsgpackReaderTest, DoublesAndHeadersReadTheSameInlineAndAtTheEndOfTheBody) 
   EXPECT_FALSE(wrong.readMapHeader(&n));
   EXPECT_NE(wrong.error().find("expected map"), std::string::npos) << wrong.error();
   double d = 0;
-  MsgpackReader truncated(bytes("\xcb\x40\x60"));
+  const std::string truncated_body = bytes("\xcb\x40\x60");
+  MsgpackReader truncated(truncated_body);
   EXPECT_FALSE(truncated.readDouble(&d));
   EXPECT_NE(truncated.error().find("float64"), std::string::npos) << truncated.error();
 }
