@@ -9,10 +9,11 @@
 #include <string_view>
 
 // The protobuf wire format, by hand, for the trace intake's AgentPayload (§5.2–§5.4): varints,
-// fixed64 doubles and length-delimited fields. Messages are written after their size is
-// computed (the sizeOf* functions next to each writer), so nothing is encoded twice and every
-// varint is minimal, as protobuf libraries write them. Proto3: fields equal to their default
-// are omitted.
+// fixed64 doubles and length-delimited fields. Small messages are written after their size is
+// computed (the *Size functions next to each writer); spans and chunks, nearly all of a payload,
+// in one pass by a GrowingWriter that writes each length after its message. Either way nothing
+// is encoded twice and every varint is minimal, as protobuf libraries write them. Proto3: fields
+// equal to their default are omitted.
 namespace outpost::traces::proto {
 
 enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2 };
