@@ -110,15 +110,16 @@ TEST(JsonWriter, KeepsValidUtf8AndReplacesInvalid) {
   EXPECT_TRUE(isValidUtf8("h\xC3\xA9llo \xF4\x8F\xBF\xBF"));
 }
 
-// The writer looks at 16 and 8 bytes at a time: a character that needs care is found at every
-// position of a long plain string, alone and in pairs, with the same output as one at a time.
+// The writer looks at 32, 16 and 8 bytes at a time: a character that needs care is found at
+// every position of a long plain string, alone and in pairs, with the same output as one at a
+// time.
 TEST(JsonWriter, FindsWhatNeedsCareAtEveryPosition) {
   const std::string fffd = "\xEF\xBF\xBD";
   const std::vector<std::pair<std::string, std::string>> specials = {
       {"\"", R"(\")"},     {"\\", R"(\\)"},   {"\n", R"(\n)"}, {"\x01", "\\u0001"},
       {"\x1f", "\\u001f"}, {"\x7f", "\x7f"},  {" ", " "},      {"\xC3\xA9", "\xC3\xA9"},
       {"\xFF", fffd},      {"\xE2\x82", fffd}};
-  for (size_t len : {1u, 15u, 16u, 17u, 31u, 32u, 33u, 47u}) {
+  for (size_t len : {1u, 15u, 16u, 17u, 31u, 32u, 33u, 47u, 48u, 63u, 64u, 65u, 97u}) {
     for (size_t pos = 0; pos < len; ++pos) {
       for (const auto& [raw, escaped] : specials) {
         std::string in(len, 'a');

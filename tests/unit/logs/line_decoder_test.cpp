@@ -390,9 +390,9 @@ TEST(LineDecoderTest, ShiftJisCutKeepsDoubleByteCharacters) {
 
 TEST(LineDecoderTest, Utf8HelpersTable) {
   EXPECT_TRUE(isValidUtf8Text(""));
-  // Checked 16 and 8 bytes at a time: an invalid byte is found at every position, and a valid
-  // sequence across those boundaries is kept.
-  for (size_t len : {1u, 8u, 15u, 16u, 17u, 31u, 32u, 33u, 47u}) {
+  // Checked 64, 16 and 8 bytes at a time: an invalid byte is found at every position, and a
+  // valid sequence across those boundaries is kept.
+  for (size_t len : {1u, 8u, 15u, 16u, 17u, 31u, 32u, 33u, 47u, 63u, 64u, 65u, 80u, 127u, 129u}) {
     for (size_t pos = 0; pos < len; ++pos) {
       std::string bad(len, 'a');
       bad[pos] = '\xFF';
