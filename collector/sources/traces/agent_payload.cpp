@@ -199,20 +199,25 @@ void writeTraceChunk(proto::GrowingWriter& w, const TraceChunk& c) {
 
 }  // namespace
 
-std::string encodeSpan(const Span& s) {
+namespace {
+
+template <typename Message>
+std::string encode(const Message& m, void (*write)(proto::GrowingWriter&, const Message&)) {
   proto::Buffer out;
   proto::GrowingWriter w(out);
-  writeSpan(w, s);
+  write(w, m);
   w.finish();
   return std::string(out.view());
 }
 
+}  // namespace
+
+std::string encodeSpan(const Span& s) {
+  return encode(s, writeSpan);
+}
+
 std::string encodeTraceChunk(const TraceChunk& c) {
-  proto::Buffer out;
-  proto::GrowingWriter w(out);
-  writeTraceChunk(w, c);
-  w.finish();
-  return std::string(out.view());
+  return encode(c, writeTraceChunk);
 }
 
 AgentPayloadBuffer::AgentPayloadBuffer(Options options) : options_(std::move(options)) {}

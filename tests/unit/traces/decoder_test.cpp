@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "collector/sources/traces/msgpack_reader.h"
@@ -442,8 +443,11 @@ TEST(TraceDecoderTest, V04EveryFieldAndTheLenientTypes) {
   EXPECT_LT(s.service.data(), dp->body.data() + dp->body.size());
 }
 
-std::string v05Body(const std::vector<std::string>& dict, uint64_t service_index,
-                    int elements = 12) {
+// A v0.5 body of one span over `dict` whose service and type indices are the raw msgpack bytes
+// given (the type is the body's last value; none: an 11-element span), with one meta entry and
+// one metric when `tags`.
+std::string v05BodyWithRawIndices(const std::vector<std::string>& dict, std::string_view service,
+                                  std::optional<std::string_view> type, bool tags = false) {
   std::string body;
   MsgpackWriter w(body);
   w.arrayHeader(2);
@@ -453,8 +457,8 @@ std::string v05Body(const std::vector<std::string>& dict, uint64_t service_index
   }
   w.arrayHeader(1);
   w.arrayHeader(1);
-  w.arrayHeader(static_cast<uint32_t>(elements));
-  w.uint(service_index);
+  w.arrayHeader(type ? 12 : 11);
+  body.append(service);
   w.uint(2);  // name
   w.uint(3);  // resource
   w.uint(10);
@@ -463,16 +467,28 @@ std::string v05Body(const std::vector<std::string>& dict, uint64_t service_index
   w.integer(1'795'000'000'000'000'000);
   w.integer(500);
   w.integer(0);
-  w.mapHeader(1);
-  w.uint(4);
-  w.uint(5);
-  w.mapHeader(1);
-  w.uint(6);
-  w.float64(1);
-  if (elements == 12) {
-    w.uint(7);
+  w.mapHeader(tags ? 1 : 0);
+  if (tags) {
+    w.uint(4);
+    w.uint(5);
+  }
+  w.mapHeader(tags ? 1 : 0);
+  if (tags) {
+    w.uint(6);
+    w.float64(1);
+  }
+  if (type) {
+    body.append(*type);
   }
   return body;
+}
+
+std::string v05Body(const std::vector<std::string>& dict, uint64_t service_index,
+                    int elements = 12) {
+  std::string service;
+  MsgpackWriter(service).uint(service_index);
+  return v05BodyWithRawIndices(
+      dict, service, elements == 12 ? std::optional<std::string_view>("\x07") : std::nullopt, true);
 }
 
 TEST(TraceDecoderTest, V05StringTable) {
@@ -495,35 +511,6 @@ TEST(TraceDecoderTest, V05StringTable) {
   EXPECT_NE(error.find("outside the dictionary"), std::string::npos) << error;
   EXPECT_FALSE(decode(TraceApiVersion::kV05, "application/msgpack", v05Body(dict, 1, 11), &error));
   EXPECT_NE(error.find("exactly 12"), std::string::npos) << error;
-}
-
-// A v0.5 body of one span over `dict` whose service and type indices are the raw msgpack bytes
-// given (the type is the body's last value).
-std::string v05BodyWithRawIndices(const std::vector<std::string>& dict, std::string_view service,
-                                  std::string_view type) {
-  std::string body;
-  MsgpackWriter w(body);
-  w.arrayHeader(2);
-  w.arrayHeader(static_cast<uint32_t>(dict.size()));
-  for (const auto& s : dict) {
-    w.str(s);
-  }
-  w.arrayHeader(1);
-  w.arrayHeader(1);
-  w.arrayHeader(12);
-  body.append(service);
-  w.uint(2);
-  w.uint(3);
-  w.uint(10);
-  w.uint(11);
-  w.uint(0);
-  w.integer(1'795'000'000'000'000'000);
-  w.integer(500);
-  w.integer(0);
-  w.mapHeader(0);
-  w.mapHeader(0);
-  body.append(type);
-  return body;
 }
 
 TEST(TraceDecoderTest, V05IndicesInEveryIntegerEncoding) {
