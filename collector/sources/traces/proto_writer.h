@@ -66,7 +66,7 @@ inline size_t doubleEntryFieldSize(uint32_t field, std::string_view k) {
   return field < 16 && entry < 0x80 ? 2 + entry : delimitedSize(field, doubleEntrySize(k));
 }
 
-// Writes into memory the caller sized with the sizeOf* functions (no bounds or capacity checks
+// Writes into memory the caller sized with the *Size functions (no bounds or capacity checks
 // per field: the sizes are exact). `end()` is where the next byte goes.
 //
 // Each method works on a local copy of the write pointer (the static put* functions) and stores
