@@ -1,7 +1,7 @@
 // outpost-bench-logs: the logs pipeline end to end (tail → split → JSON → zstd → HTTP) through a
 // real `outpost run`, each figure beside references measured on the same file in the same run.
 //
-//   outpost-bench-logs [--quick] [--mib N] [--outpost PATH] [--plain-only]
+//   outpost-bench-logs [--quick] [--mib N] [--outpost PATH] [--plain-only | --rules-only]
 //
 // 1. One file of N MiB (default 1024; 128 with --quick) of realistic ~200-byte syslog lines,
 //    tailed from the beginning by `outpost run` pinned to ONE core (sched_setaffinity before exec:
@@ -431,6 +431,7 @@ E2E runFile(const std::string& outpost, const std::string& root, const std::stri
 int main(int argc, char** argv) {
   bool quick = false;
   bool plain_only = false;  // the references and the plain run only (comparing two builds)
+  bool rules_only = false;  // the references and the run with rules only
   uint64_t mib = 1024;
   std::string outpost = (fs::path(argv[0]).parent_path() / "outpost").string();
   for (int i = 1; i < argc; ++i) {
@@ -444,10 +445,12 @@ int main(int argc, char** argv) {
       outpost = argv[++i];
     } else if (a == "--plain-only") {
       plain_only = true;
+    } else if (a == "--rules-only") {
+      rules_only = true;
     } else {
       std::fprintf(stderr,
                    "usage: outpost-bench-logs [--quick] [--mib N] [--outpost PATH] "
-                   "[--plain-only]\n");
+                   "[--plain-only | --rules-only]\n");
       return 2;
     }
   }
@@ -470,6 +473,21 @@ int main(int argc, char** argv) {
   const double cat_mbps = file_bytes / 1e6 / cat_s;
   const double zstd_mbps = file_bytes / 1e6 / zstd_s;
 
+  const std::string rules =
+      "    log_processing_rules:\n"
+      "      - type: exclude_at_match\n        name: no_debug\n        pattern: ' DEBUG '\n"
+      "      - type: mask_sequences\n        name: passwords\n"
+      "        pattern: 'password=\\S+'\n        replace_placeholder: 'password=[masked]'\n"
+      "      - type: include_at_match\n        name: requests\n        pattern: 'request id='\n";
+  if (rules_only) {
+    const E2E ruled = runFile(outpost, root, file, file_bytes, lines - debug_lines, rules, "rules");
+    std::printf("RESULT zstd_mbps=%.0f rules_mbps=%.0f rules_vs_zstd=%.3f rules_cpu_busy=%.2f\n",
+                zstd_mbps, ruled.mb_per_s, ruled.mb_per_s / zstd_mbps,
+                ruled.cpu_seconds / ruled.seconds);
+    fs::remove_all(root);
+    return 0;
+  }
+
   // The plain run keeps up to 512 MiB of the payloads it delivered for the payload reference.
   const E2E plain = runFile(outpost, root, file, file_bytes, lines, "", "plain", 512u << 20);
   const double payload_mbps =
@@ -483,12 +501,6 @@ int main(int argc, char** argv) {
     fs::remove_all(root);
     return 0;
   }
-  const std::string rules =
-      "    log_processing_rules:\n"
-      "      - type: exclude_at_match\n        name: no_debug\n        pattern: ' DEBUG '\n"
-      "      - type: mask_sequences\n        name: passwords\n"
-      "        pattern: 'password=\\S+'\n        replace_placeholder: 'password=[masked]'\n"
-      "      - type: include_at_match\n        name: requests\n        pattern: 'request id='\n";
   const E2E ruled = runFile(outpost, root, file, file_bytes, lines - debug_lines, rules, "rules");
 
   std::printf("\n1-2. One file, outpost pinned to one core, end to end to the sink\n");

@@ -130,6 +130,21 @@ TEST(ProcessingRulesTest, ApplyTable) {
        "a password=x y",
        false,
        "a password=[masked] y"},
+      {"literal: mask skips a prefix that does not complete a match",
+       {rule("mask_sequences", "password=\\S+", "password=[masked]")},
+       "password= a password=b password=",
+       false,
+       "password= a password=[masked] password="},
+      {"literal: mask where occurrences overlap",
+       {rule("mask_sequences", "aa\\d", "X")},
+       "aaa1 aa2aa",
+       false,
+       "aX Xaa"},
+      {"literal: mask of a whole literal, many times",
+       {rule("mask_sequences", "ab", "-")},
+       "abababxab",
+       false,
+       "---x-"},
       {"literal: escaped metachar is not literal",
        {rule("include_at_match", "a\\.b")},
        "a.b",
@@ -145,6 +160,45 @@ TEST(ProcessingRulesTest, ApplyTable) {
       EXPECT_EQ(content, *c.want) << c.name;
     } else {
       EXPECT_FALSE(kept) << c.name;
+    }
+  }
+}
+
+// Rules with a leading literal look for it sixteen positions at a time (first and last byte),
+// then compare it whole: a literal of every length at every position of lines around those
+// steps is found, and a near miss (first and last bytes right, one in the middle wrong) is not,
+// as RE2 alone decides.
+TEST(ProcessingRulesTest, LiteralsAreFoundAtEveryPosition) {
+  const std::string word = "abcdefghijklmnopqrst";
+  for (size_t m = 1; m <= word.size(); ++m) {
+    const std::string literal = word.substr(0, m);
+    const ProcessingRules exclude = compileOk({rule("exclude_at_match", literal)});
+    const ProcessingRules masked = compileOk({rule("mask_sequences", literal + "\\d", "#")});
+    for (const size_t len : {m, m + 1, m + 15, m + 16, m + 17, size_t{40}, size_t{70}}) {
+      if (len < m) {
+        continue;
+      }
+      for (size_t at = 0; at + m <= len; ++at) {
+        std::string line(len, '.');
+        line.replace(at, m, literal);
+        std::string content = line;
+        EXPECT_FALSE(exclude.apply(content, false)) << m << " " << len << " " << at;
+        if (m >= 3) {
+          std::string near = line;
+          near[at + m / 2] = 'Z';
+          content = near;
+          EXPECT_TRUE(exclude.apply(content, false))
+              << "near miss " << m << " " << len << " " << at;
+        }
+        // The mask finds the same occurrence when a digit follows it.
+        if (at + m < len) {
+          line[at + m] = '7';
+          content = line;
+          EXPECT_TRUE(masked.apply(content, false));
+          EXPECT_EQ(content, line.substr(0, at) + "#" + line.substr(at + m + 1))
+              << m << " " << len << " " << at;
+        }
+      }
     }
   }
 }
