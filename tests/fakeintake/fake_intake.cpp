@@ -577,7 +577,10 @@ void FakeIntake::respondLater(uint64_t delay_ms, HttpServer::Respond respond,
   pending.respond = std::move(respond);
   pending.response = std::move(response);
   pending.timer = std::make_unique<Timer>(loop_, [this, id] { finishPending(id); });
-  pending.timer->start(delay_ms);
+  // At least delay_ms from now: libuv counts a timer from the loop's cached time, taken when
+  // this iteration began, in whole milliseconds (a test saw the answer after 299 ms of 300).
+  uv_update_time(loop_);
+  pending.timer->start(delay_ms + 1);
 }
 
 void FakeIntake::finishPending(uint64_t id) {

@@ -751,6 +751,9 @@ std::string seqText(long from, long to) {
 // lines 0..n-1, each once, in order.
 void expectEachOnceInOrder(Received& got, long n, const TempDir& dir, Daemon& d) {
   ASSERT_TRUE(got.waitUntil([&] { return got.messages().size() >= static_cast<size_t>(n); }, 20s))
+      << got.messages().size() << " of " << n << " lines arrived; "
+      << orderBreaks(sequences(got.messages())) << "\n"
+      << logsLines(dir) << "\n"
       << d.err();
   std::this_thread::sleep_for(1500ms);
   got.poll();

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,6 +48,16 @@ int64_t wallNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// The wall clock as file timestamps read it, for comparing with a file's mtime: the kernel
+// stamps writes with its coarse clock (one tick, ~4 ms, behind the precise one), so a file
+// written just after a precise reading could look older than that reading (a copy made right
+// after a file was opened was taken for an older one, and its lines were never read).
+int64_t fileClockNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 std::string rotatedKey(const std::string& path, const FileIdentity& id) {
@@ -460,11 +471,17 @@ const std::string* LogsSource::findCopy(const std::string& path, const FileIdent
 
 // A file opened empty (nothing fingerprinted) that now has data: if it was copied and truncated
 // before we read it (copytruncate with the writer ahead of us), the copy is a rotated sibling
-// written since we opened the file. Such copies are read first, oldest first.
-void LogsSource::adoptMissedCopies(Tailed& t) {
-  if (!t.tailer || t.draining || t.tailer->identity().fingerprint_len != 0 ||
-      t.tailer->fileSize() == 0) {
-    return;
+// written since we opened the file. Such copies are read first, oldest first. Returns the
+// file's size when it looked: the caller reads no further until the file is fingerprinted (data
+// written after the look could follow a copy the look did not see yet); kNoLimit for a file
+// already fingerprinted.
+uint64_t LogsSource::adoptMissedCopies(Tailed& t) {
+  if (!t.tailer || t.draining || t.tailer->identity().fingerprint_len != 0) {
+    return kNoLimit;
+  }
+  const uint64_t size = t.tailer->fileSize();
+  if (size == 0) {
+    return 0;
   }
   auto siblings = rotatedSiblings(t.tailer->path());
   std::sort(siblings.begin(), siblings.end(),
@@ -496,6 +513,7 @@ void LogsSource::adoptMissedCopies(Tailed& t) {
     copy->waits_for = t.waits_for;
     t.waits_for = copy;
   }
+  return size;
 }
 
 bool LogsSource::isTailed(const FileIdentity& id) const {
@@ -519,7 +537,7 @@ LogsSource::Tailed* LogsSource::openTailer(const std::string& path, int fd, cons
   t->source = source;
   t->key = std::move(key);
   t->draining = draining;
-  t->opened_ns = wallNs();
+  t->opened_ns = fileClockNs();
   watchDirectory(dirOf(path));
   tailed_.push_back(std::move(t));
   files_gauge_.set(static_cast<int64_t>(tailed_.size()));
@@ -823,7 +841,7 @@ void LogsSource::handleTruncation(Tailed& t) {
           path, fd, nid, 0, stream, originFor(file_sources_[source].config, path),
           file_sources_[source].rules, file_sources_[source].tailer_options);
       t.waits_for = waits;
-      t.opened_ns = wallNs();
+      t.opened_ns = fileClockNs();
     } else if (fd >= 0) {
       ::close(fd);
     }
@@ -904,8 +922,9 @@ void LogsSource::pump() {
   const FileTailer::Sink sink_fn = [this](LogMessage&& m) { sink(std::move(m)); };
   for (size_t i = 0, n = tailed_.size(); i < n; ++i) {
     Tailed& t = *tailed_[i];
+    uint64_t limit = kNoLimit;
     if (t.tailer && t.waits_for == nullptr) {
-      adoptMissedCopies(t);  // may make it wait for a copy
+      limit = adoptMissedCopies(t);  // may make it wait for a copy
     }
     if (!t.tailer || t.waits_for != nullptr) {
       continue;
@@ -919,7 +938,15 @@ void LogsSource::pump() {
     }
     const uint64_t before_lines = t.tailer->stats().lines;
     const uint64_t before_bytes = t.tailer->stats().bytes_read;
-    const size_t want = std::min(budget, kReadPerFile);
+    size_t want = std::min(budget, kReadPerFile);
+    if (limit != kNoLimit) {
+      // Not read yet: only what was there when its siblings were looked at.
+      const uint64_t offset = t.tailer->readOffset();
+      if (limit <= offset) {
+        continue;  // (its next write schedules the next turn)
+      }
+      want = static_cast<size_t>(std::min<uint64_t>(want, limit - offset));
+    }
     const auto r = t.tailer->readSome(want, now, sink_fn);
     const uint64_t read = t.tailer->stats().bytes_read - before_bytes;
     lines_.inc(t.tailer->stats().lines - before_lines);

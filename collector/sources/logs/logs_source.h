@@ -110,7 +110,7 @@ class LogsSource : public Component {
     bool draining = false;        // rotated away or deleted: finish and close
     bool eof_seen = false;        // reached the end at least once since it started draining
     Tailed* waits_for = nullptr;  // the rotated predecessor to finish first
-    int64_t opened_ns = 0;        // wall clock when the file was opened
+    int64_t opened_ns = 0;        // wall clock (as file timestamps read it) at the open
   };
   struct Closing {
     StreamId stream;
@@ -137,7 +137,8 @@ class LogsSource : public Component {
   bool isTailed(const FileIdentity& id) const;
   bool isTailedPath(const std::string& path, bool active_only = false) const;
   void eraseClosed();
-  void adoptMissedCopies(Tailed& t);
+  static constexpr uint64_t kNoLimit = ~uint64_t{0};
+  uint64_t adoptMissedCopies(Tailed& t);
   void pump();
   void schedulePump();
   void housekeeping();
