@@ -55,17 +55,6 @@ inline size_t stringEntrySize(std::string_view k, std::string_view v) {
 inline size_t doubleEntrySize(std::string_view k) {
   return delimitedSize(1, k.size()) + 1 + 8;
 }
-// Whole map-entry fields, as Writer::stringEntry / doubleEntry write them: the small case (every
-// tag and length one byte) without a varint loop.
-inline size_t stringEntryFieldSize(uint32_t field, std::string_view k, std::string_view v) {
-  const size_t entry = 4 + k.size() + v.size();
-  return field < 16 && entry < 0x80 ? 2 + entry : delimitedSize(field, stringEntrySize(k, v));
-}
-inline size_t doubleEntryFieldSize(uint32_t field, std::string_view k) {
-  const size_t entry = 2 + k.size() + 9;
-  return field < 16 && entry < 0x80 ? 2 + entry : delimitedSize(field, doubleEntrySize(k));
-}
-
 // Writes into memory the caller sized with the *Size functions (no bounds or capacity checks
 // per field: the sizes are exact). `end()` is where the next byte goes.
 //
@@ -249,15 +238,6 @@ inline Writer extend(std::string& out, size_t n) {
 // across clear().
 class Buffer {
  public:
-  // `n` more bytes at the end, for the caller to fill.
-  char* extend(size_t n) {
-    if (capacity_ - size_ < n) {
-      grow(n);
-    }
-    char* p = data_.get() + size_;
-    size_ += n;
-    return p;
-  }
   std::string_view view() const { return {data_.get(), size_}; }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
@@ -288,10 +268,6 @@ class Buffer {
   size_t size_ = 0;
   size_t capacity_ = 0;
 };
-
-inline Writer extend(Buffer& out, size_t n) {
-  return Writer(out.extend(n));
-}
 
 // A Writer that appends to a Buffer in one pass, without sizing the message first: the caller
 // asks for room() before each write (a bound, not the exact size), and a length-delimited field
