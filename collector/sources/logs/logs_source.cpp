@@ -50,16 +50,6 @@ int64_t wallNs() {
       .count();
 }
 
-// The wall clock as file timestamps read it, for comparing with a file's mtime: the kernel
-// stamps writes with its coarse clock (one tick, ~4 ms, behind the precise one), so a file
-// written just after a precise reading could look older than that reading (a copy made right
-// after a file was opened was taken for an older one, and its lines were never read).
-int64_t fileClockNs() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 std::string rotatedKey(const std::string& path, const FileIdentity& id) {
   return fmt::format("file:{}#rotated:{}:{}", path, id.device, id.inode);
 }
@@ -430,11 +420,36 @@ void LogsSource::eraseClosed() {
   std::erase_if(tailed_, [](const std::unique_ptr<Tailed>& t) { return !t->tailer; });
 }
 
+LogsSource::SiblingMark LogsSource::markOf(const struct stat& st) {
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          static_cast<int64_t>(st.st_size)};
+}
+
+bool LogsSource::knownAtOpen(const Tailed& t, const struct stat& st) {
+  const SiblingMark m = markOf(st);
+  return std::find(t.siblings_at_open.begin(), t.siblings_at_open.end(), m) !=
+         t.siblings_at_open.end();
+}
+
+void LogsSource::rememberSiblings(Tailed& t) {
+  t.siblings_at_open.clear();
+  if (!t.tailer || t.draining || t.tailer->identity().fingerprint_len != 0) {
+    return;  // only a file opened empty looks for copies (adoptMissedCopies)
+  }
+  for (const auto& c : rotatedSiblings(t.tailer->path())) {
+    struct stat st {};
+    if (!c.compressed && ::stat(c.path.c_str(), &st) == 0) {
+      t.siblings_at_open.push_back(markOf(st));
+    }
+  }
+}
+
 // A file whose first bytes are the ones `id` fingerprinted and at least min_size long: the
 // path itself (renamed in place is not a copy), or a rotated sibling (renamed or copied).
 const std::string* LogsSource::findCopy(const std::string& path, const FileIdentity& id,
                                         uint64_t min_size, std::string* out,
-                                        int64_t copied_after_ns) {
+                                        const Tailed* new_since) {
   for (const auto& candidate : rotatedSiblings(path)) {
     if (candidate.compressed) {
       continue;
@@ -458,9 +473,9 @@ const std::string* LogsSource::findCopy(const std::string& path, const FileIdent
     const bool same_inode = cid.device == id.device && cid.inode == id.inode;
     // Renamed: the same inode (and the same first bytes when we had any); copied: the same
     // first bytes under another inode. A file we had not fingerprinted yet (it was empty when
-    // we looked) can only be recognised as the newest copy written since we opened it.
-    const bool fresh_copy = id.fingerprint_len == 0 && copied_after_ns > 0 &&
-                            candidate.mtime_ns >= copied_after_ns && min_size > 0;
+    // we looked) can only be recognised as a copy written since we opened it.
+    const bool fresh_copy = id.fingerprint_len == 0 && new_since != nullptr && min_size > 0 &&
+                            !knownAtOpen(*new_since, st);
     if ((same_inode && (id.fingerprint_len == 0 || prefix)) || prefix || fresh_copy) {
       *out = candidate.path;
       return out;
@@ -487,7 +502,7 @@ uint64_t LogsSource::adoptMissedCopies(Tailed& t) {
   std::sort(siblings.begin(), siblings.end(),
             [](const auto& a, const auto& b) { return a.mtime_ns < b.mtime_ns; });
   for (const auto& c : siblings) {
-    if (c.compressed || c.mtime_ns < t.opened_ns) {
+    if (c.compressed) {
       continue;
     }
     const int cfd = ::open(c.path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -497,8 +512,9 @@ uint64_t LogsSource::adoptMissedCopies(Tailed& t) {
     // Holding the file's own first bytes, it is a copy not truncated yet (copytruncate between
     // its copy and its truncate): the file is read as it is, and the truncation, once it comes,
     // finds the copy for what is left past our offset.
-    if (cfd < 0 || !identify(cfd, &cid, &error) || ::fstat(cfd, &st) != 0 || st.st_size == 0 ||
-        isTailed(cid) || sameLeadingBytes(cfd, t.tailer->fd(), kCopyCompareBytes)) {
+    if (cfd < 0 || ::fstat(cfd, &st) != 0 || st.st_size == 0 || knownAtOpen(t, st) ||
+        !identify(cfd, &cid, &error) || isTailed(cid) ||
+        sameLeadingBytes(cfd, t.tailer->fd(), kCopyCompareBytes)) {
       if (cfd >= 0) {
         ::close(cfd);
       }
@@ -537,7 +553,7 @@ LogsSource::Tailed* LogsSource::openTailer(const std::string& path, int fd, cons
   t->source = source;
   t->key = std::move(key);
   t->draining = draining;
-  t->opened_ns = fileClockNs();
+  rememberSiblings(*t);
   watchDirectory(dirOf(path));
   tailed_.push_back(std::move(t));
   files_gauge_.set(static_cast<int64_t>(tailed_.size()));
@@ -810,7 +826,7 @@ void LogsSource::handleTruncation(Tailed& t) {
     rotations_counter_.inc();
     std::string found;
     const uint64_t resume = ft.emittedOffset();
-    if (findCopy(ft.path(), id, std::max<uint64_t>(resume, 1), &found, t.opened_ns) != nullptr) {
+    if (findCopy(ft.path(), id, std::max<uint64_t>(resume, 1), &found, &t) != nullptr) {
       const int fd = ::open(found.c_str(), O_RDONLY | O_CLOEXEC);
       FileIdentity cid;
       std::string error;
@@ -841,7 +857,7 @@ void LogsSource::handleTruncation(Tailed& t) {
           path, fd, nid, 0, stream, originFor(file_sources_[source].config, path),
           file_sources_[source].rules, file_sources_[source].tailer_options);
       t.waits_for = waits;
-      t.opened_ns = fileClockNs();
+      rememberSiblings(t);
     } else if (fd >= 0) {
       ::close(fd);
     }

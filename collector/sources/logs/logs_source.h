@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -103,6 +105,14 @@ class LogsSource : public Component {
     std::shared_ptr<const ProcessingRules> rules;
     FileTailer::Options tailer_options;
   };
+  // A rotated sibling as it was when a file was opened (empty: before a byte of it was read).
+  struct SiblingMark {
+    uint64_t device = 0;
+    uint64_t inode = 0;
+    int64_t mtime_ns = 0;
+    int64_t size = 0;
+    bool operator==(const SiblingMark&) const = default;
+  };
   struct Tailed {
     std::unique_ptr<FileTailer> tailer;
     size_t source = 0;
@@ -110,7 +120,12 @@ class LogsSource : public Component {
     bool draining = false;        // rotated away or deleted: finish and close
     bool eof_seen = false;        // reached the end at least once since it started draining
     Tailed* waits_for = nullptr;  // the rotated predecessor to finish first
-    int64_t opened_ns = 0;        // wall clock (as file timestamps read it) at the open
+    // The rotated siblings there were when the file was opened empty (or restarted after a
+    // copytruncate): none of them can be a copy of what it holds now. A sibling that is not
+    // among them (or changed since) was written after: the copy of data this file lost before
+    // it was read. Set comparison, not timestamps: file times come from the kernel's coarse or
+    // fine clock, and a copy made just before the open can look a few ms newer than it.
+    std::vector<SiblingMark> siblings_at_open;
   };
   struct Closing {
     StreamId stream;
@@ -130,9 +145,14 @@ class LogsSource : public Component {
   void handleTruncation(Tailed& t);
   void startDraining(Tailed& t, const char* why);
   Tailed* openSuccessor(const std::string& path, size_t source);
-  // copied_after_ns > 0: a file not fingerprinted yet may match the newest copy written since.
+  // new_since: a file not fingerprinted yet may match a copy not among new_since's
+  // siblings_at_open (one made since it was opened).
   const std::string* findCopy(const std::string& path, const FileIdentity& id, uint64_t min_size,
-                              std::string* out, int64_t copied_after_ns = 0);
+                              std::string* out, const Tailed* new_since = nullptr);
+  // Fills t.siblings_at_open when t's file is empty (not fingerprinted) and not draining.
+  void rememberSiblings(Tailed& t);
+  static SiblingMark markOf(const struct stat& st);
+  static bool knownAtOpen(const Tailed& t, const struct stat& st);
   void closeTailer(Tailed& t);
   bool isTailed(const FileIdentity& id) const;
   bool isTailedPath(const std::string& path, bool active_only = false) const;
