@@ -52,6 +52,21 @@ bool LogBatcher::blocked() const {
   return !waiting_.empty() || inflight_bytes_ >= options_.max_inflight_bytes;
 }
 
+uint64_t LogBatcher::room() const {
+  if (stopped_ || blocked()) {
+    return 0;
+  }
+  const uint64_t used = inflight_bytes_ + encoder_.bytes();
+  return used >= options_.max_inflight_bytes ? 1 : options_.max_inflight_bytes - used;
+}
+
+void LogBatcher::waitForRoom() {
+  if (!stopped_) {
+    refuse();
+    checkWritable();  // room already (nothing blocks): call back at once
+  }
+}
+
 void LogBatcher::refuse() {
   if (!want_writable_) {
     want_writable_ = true;

@@ -58,8 +58,15 @@ class LogBatcher {
   // as it was); push it again after the writable callback fired.
   bool push(LogMessage&& m);
   // Called (from the loop, never from inside push or an ack) once push() may succeed again after
-  // it returned false.
+  // it returned false, or after waitForRoom().
   void setOnWritable(std::function<void()> cb) { on_writable_ = std::move(cb); }
+  // Payload bytes the batcher can still take before it pushes back: the in-flight budget left
+  // less what the open batch holds, at least 1 while push() would succeed; 0 while it would
+  // refuse (then waitForRoom() asks for the writable callback). A reader that sizes its reads
+  // by this leaves few lines refused mid-read (each refused line is kept and pushed again).
+  uint64_t room() const;
+  // The caller stopped because room() was 0: the writable callback fires once there is room.
+  void waitForRoom();
   // Cuts and submits the open batch now.
   void flush();
   // Nothing open, nothing waiting, nothing in flight.

@@ -24,6 +24,10 @@ namespace {
 
 constexpr size_t kPumpBudget = 2 << 20;   // bytes read per loop turn, over all files
 constexpr size_t kReadPerFile = 1 << 20;  // bytes per file per turn (fairness)
+// Reads are sized to the batcher's room (a line read is a line pushed; one refused goes through
+// the overflow queue, a copy and two moves more): half of it, as a line's JSON entry is about
+// twice its bytes, but never less than this.
+constexpr size_t kMinRead = 16 << 10;
 // How much of a rotated sibling is compared with the file at the path to tell a copy not
 // truncated yet from one of what the file held before (identical 64 KiB: the same content).
 constexpr size_t kCopyCompareBytes = 64 * 1024;
@@ -952,9 +956,15 @@ void LogsSource::pump() {
       more = true;
       break;
     }
+    const uint64_t room = batcher_->room();
+    if (room == 0) {
+      batcher_->waitForRoom();  // its writable callback schedules the next turn
+      break;
+    }
     const uint64_t before_lines = t.tailer->stats().lines;
     const uint64_t before_bytes = t.tailer->stats().bytes_read;
-    size_t want = std::min(budget, kReadPerFile);
+    size_t want = std::min(
+        {budget, kReadPerFile, static_cast<size_t>(std::max<uint64_t>(room / 2, kMinRead))});
     if (limit != kNoLimit) {
       // Not read yet: only what was there when its siblings were looked at.
       const uint64_t offset = t.tailer->readOffset();

@@ -394,6 +394,48 @@ TEST_F(BatcherTest, BlockedAgainBeforeTheWritableCallbackRanIsNotALostWakeup) {
   EXPECT_EQ(tracker_.committed(stream_), offsetAfter(34));
 }
 
+TEST_F(BatcherTest, RoomIsTheBudgetLeftAndZeroWhileItPushesBack) {
+  // A reader sizes its reads by room(): the in-flight budget less the open batch, at least 1
+  // while push() succeeds, 0 while it would refuse; waitForRoom() then asks for the callback.
+  std::vector<std::pair<size_t, OnAck>> held;
+  LogBatcher::Options o;
+  o.max_entries = 10;
+  o.max_inflight_bytes = 2000;
+  int woken = 0;
+  makeBatcher(o, [&](Payload&& p, OnAck ack) {
+    held.emplace_back(p.body.size(), std::move(ack));
+    return Forwarder::SubmitResult::kAccepted;
+  });
+  batcher_->setOnWritable([&] { ++woken; });
+  EXPECT_EQ(batcher_->room(), 2000u);
+  ASSERT_TRUE(batcher_->push(line(0)));
+  const uint64_t open_bytes = 2000 - batcher_->room();
+  EXPECT_GT(open_bytes, lineText(0).size()) << "the open batch counts, as JSON";
+  for (int i = 1; i < 10; ++i) {
+    ASSERT_TRUE(batcher_->push(line(i)));
+  }
+  ASSERT_EQ(held.size(), 1u) << "cut at 10 entries";
+  EXPECT_EQ(batcher_->room(), 2000u - held[0].first);
+  // Until the batches in flight fill the budget, room() >= 1 and push() takes every line.
+  int n = 10;
+  while (batcher_->room() > 0) {
+    EXPECT_TRUE(batcher_->push(line(n))) << n;
+    ++n;
+  }
+  EXPECT_GE(batcher_->inflightBytes(), 2000u);
+  EXPECT_FALSE(batcher_->push(line(n))) << "room() 0: push refuses";
+  batcher_->waitForRoom();
+  EXPECT_FALSE(runUntil([&] { return woken > 0; }, 100ms)) << "no room yet";
+  for (auto& [size, ack] : held) {
+    ack(AckResult{true, ""});
+  }
+  held.clear();
+  ASSERT_TRUE(runUntil([&] { return woken > 0; }, 5s)) << "the writable callback fired";
+  EXPECT_GT(batcher_->room(), 0u);
+  batcher_->stop();
+  EXPECT_EQ(batcher_->room(), 0u) << "stopped: no room";
+}
+
 TEST_F(BatcherTest, LocalModeAcksAtOnce) {
   int submitted = 0;
   LogBatcher::Options o;
