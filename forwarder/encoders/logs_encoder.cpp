@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <charconv>
 #include <cstring>
 
+#include "collector/sources/logs/json_plain.h"
 #include "collector/sources/logs/status.h"
 #include "forwarder/encoders/json_writer.h"
 
@@ -124,7 +126,12 @@ bool LogsPayloadEncoder::add(const logs::LogMessage& m) {
   }
   out_.append(kMessageKey);
   const size_t content_start = out_.size();
-  appendJsonStringBody(out_, m.content);
+  if (m.json_plain) {
+    assert(logs::isJsonPlain(m.content));
+    out_.append(m.content);
+  } else {
+    appendJsonStringBody(out_, m.content);
+  }
   out_.append(tail);
   if (out_.size() + 1 > max) {
     if (entries_ > 0) {

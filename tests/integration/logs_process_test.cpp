@@ -575,13 +575,18 @@ TEST(LogsProcessTest, ProcessingRules) {
                   "        pattern: app\n"
                   "      - type: mask_sequences\n        name: cards\n"
                   "        pattern: 'card=(\\d{4})\\d{8}(\\d{4})'\n"
-                  "        replace_placeholder: 'card=${1}********${2}'\n");
+                  "        replace_placeholder: 'card=${1}********${2}'\n"
+                  // A replacement JSON must escape: masked lines are escaped again.
+                  "      - type: mask_sequences\n        name: tokens\n"
+                  "        pattern: 'token=\\S+'\n"
+                  "        replace_placeholder: 'token=\"[masked]\\\\\"'\n");
   dir.write("logs/rules.log",
             "2024-01-01 app started\n"
             "2024-01-01 app healthcheck ok\n"
             "2024-01-01 app debug noise\n"
             "2024-01-01 db connected\n"
             "2024-01-01 app paid card=1234567812345678\n"
+            "2024-01-01 app login token=abc123\n"
             "2024-01-01 app failed\n"
             "  at frame one\n"
             "  at frame two\n"
@@ -607,6 +612,7 @@ TEST(LogsProcessTest, ProcessingRules) {
   EXPECT_EQ(texts, (std::vector<std::string>{
                        "2024-01-01 app started",
                        "2024-01-01 app paid card=1234********5678",
+                       "2024-01-01 app login token=\"[masked]\\\\\"",
                        "2024-01-01 app failed\n  at frame one\n  at frame two",
                        "2024-01-01 app last",
                    }));

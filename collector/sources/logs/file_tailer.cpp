@@ -67,6 +67,7 @@ void FileTailer::restartAtZero() {
 void FileTailer::emit(std::string&& content, uint64_t end_offset, bool truncated, int64_t now_ms,
                       const Sink& sink) {
   message_.content = std::move(content);
+  message_.json_plain = false;  // (multi-line groups: the encoder looks)
   emitMessage(end_offset, truncated, now_ms, sink);
 }
 
@@ -89,10 +90,14 @@ void FileTailer::emitMessage(uint64_t end_offset, bool truncated, int64_t now_ms
   if (truncated) {
     ++stats_.truncated;
   }
-  if (rules_ && !rules_->empty() && !rules_->apply(m.content, truncated)) {
-    ++stats_.dropped_by_rule;
-    m.marker_only = true;
-    m.content.clear();
+  if (rules_ && !rules_->empty()) {
+    if (!rules_->apply(m.content, truncated)) {
+      ++stats_.dropped_by_rule;
+      m.marker_only = true;
+      m.content.clear();
+    } else if (!rules_->keepsJsonPlain()) {
+      m.json_plain = false;
+    }
   }
   emitted_offset_ = std::max(emitted_offset_, end_offset);
   sink(std::move(m));
@@ -106,6 +111,7 @@ void FileTailer::onLine(const DecodedLine& line, int64_t now_ms, const Sink& sin
     return;
   }
   message_.content.assign(line.content);
+  message_.json_plain = line.json_plain;
   emitMessage(line.end_offset, line.truncated, now_ms, sink);
 }
 

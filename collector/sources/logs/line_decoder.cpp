@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "collector/sources/logs/json_plain.h"
+
 namespace outpost::logs {
 namespace {
 
@@ -351,7 +353,11 @@ std::string_view LineDecoder::convert(const char* p, size_t len) {
   switch (options_.encoding) {
     case TextEncoding::kUtf8: {
       const std::string_view raw(p, len);
-      if (isValidUtf8Text(raw)) {
+      // One pass tells plain ASCII (the common case: nothing more to check, here or in the
+      // JSON encoder) from ASCII JSON must escape, and from text with other bytes.
+      const TextClass c = classifyText(raw);
+      plain_ = c == TextClass::kJsonPlain;
+      if (c != TextClass::kOther || isValidUtf8Text(raw)) {
         return raw;
       }
       scratch_.clear();
@@ -460,6 +466,7 @@ void LineDecoder::emitPiece(const char* p, size_t len, uint64_t end_offset, bool
       len -= bom.size();
     }
   }
+  plain_ = false;
   std::string_view content = convert(p, len);
   const bool continued = continued_;
   if (continued || cut) {
@@ -475,7 +482,8 @@ void LineDecoder::emitPiece(const char* p, size_t len, uint64_t end_offset, bool
   }
   continued_ = cut;
   consumed_ = end_offset;
-  emit(DecodedLine{content, end_offset, continued || cut});
+  // The markers are plain: they keep plain text plain.
+  emit(DecodedLine{content, end_offset, continued || cut, plain_});
 }
 
 }  // namespace outpost::logs

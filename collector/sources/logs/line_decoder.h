@@ -31,6 +31,8 @@ struct DecodedLine {
   // line: past its newline).
   uint64_t end_offset = 0;
   bool truncated = false;  // a piece of a line longer than max_message_size
+  // The content is JSON-plain (json_plain.h): ASCII without '"', '\\' or control characters.
+  bool json_plain = false;
 };
 
 // A non-owning reference to a callable taking `const DecodedLine&`: one indirect call per line.
@@ -104,6 +106,7 @@ class LineDecoder {
   std::string scratch_;     // converted content of the current piece
   std::string marked_;      // content with truncation markers
   bool continued_ = false;  // the previous piece of this line was cut
+  bool plain_ = false;      // what convert() returned is JSON-plain
   bool has_carry_ = false;  // UTF-16: the first byte of a code unit split across feeds
   char carry_ = 0;
   std::unique_ptr<void, IconvDeleter> iconv_;  // Shift-JIS

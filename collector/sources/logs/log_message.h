@@ -42,6 +42,10 @@ struct LogMessage {
   // offset past it still has to reach the registry in order.
   bool marker_only = false;
   bool truncated = false;  // one piece of a line longer than max_message_size_bytes
+  // The content is JSON-plain (json_plain.h: ASCII, no '"', '\\' or control characters), so
+  // the encoder copies it as it is. Set from the file decoder's check; false (the encoder
+  // looks at every byte) unless its producer knows. Who changes `content` must keep it true.
+  bool json_plain = false;
 };
 
 }  // namespace outpost::logs

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "collector/sources/logs/json_plain.h"
+
 namespace outpost::logs {
 namespace {
 
@@ -239,6 +241,11 @@ std::optional<ProcessingRules> ProcessingRules::compile(const std::vector<RuleCo
     rule.groups = re->NumberOfCapturingGroups();
     if (rule.kind == Kind::kMask) {
       rule.replace = parseTemplate(rc.replace_placeholder, *re);
+      for (const Segment& seg : rule.replace) {
+        if (seg.group < 0 && !isJsonPlain(seg.text)) {
+          out.keeps_json_plain_ = false;
+        }
+      }
     }
     rule.re = std::move(re);
     out.rules_.push_back(std::move(rule));

@@ -52,6 +52,9 @@ class ProcessingRules {
   size_t size() const { return rules_.size(); }
   // The first multi_line rule's pattern, if any.
   std::optional<std::string> multiLinePattern() const { return multi_line_; }
+  // Whether apply() keeps JSON-plain content plain (json_plain.h): true unless a mask rule's
+  // replacement has text that is not (a capture group's text is part of the content).
+  bool keepsJsonPlain() const { return keeps_json_plain_; }
 
  private:
   enum class Kind { kExclude, kInclude, kMask, kExcludeTruncated };
@@ -77,6 +80,7 @@ class ProcessingRules {
 
   std::vector<Rule> rules_;
   std::optional<std::string> multi_line_;
+  bool keeps_json_plain_ = true;
 };
 
 // Checks that `pattern` compiles with the options the rules use; the RE2 error text otherwise.

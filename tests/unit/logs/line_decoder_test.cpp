@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "collector/sources/logs/json_plain.h"
+
 namespace outpost::logs {
 namespace {
 
@@ -416,6 +418,76 @@ TEST(LineDecoderTest, Utf8HelpersTable) {
   std::string out;
   appendValidUtf8(out, "x\xFFy");
   EXPECT_EQ(out, "x\xEF\xBF\xBDy");
+}
+
+TEST(LineDecoderTest, JsonPlainClassifiesEveryByteAtEveryPosition) {
+  // 16 bytes at a time with an overlapping last block: a byte that matters is seen at every
+  // position of every length around those steps, and the class follows the worst byte.
+  for (size_t len = 0; len <= 70; ++len) {
+    const std::string plain(len, 'a');
+    EXPECT_EQ(classifyText(plain), TextClass::kJsonPlain) << len;
+    for (size_t pos = 0; pos < len; ++pos) {
+      for (const char c : {'"', '\\', '\0', '\n', '\x1f'}) {
+        std::string s = plain;
+        s[pos] = c;
+        EXPECT_EQ(classifyText(s), TextClass::kAscii) << len << " " << pos << " " << int(c);
+      }
+      for (const char c : {'\x80', '\xC3', '\xFF'}) {
+        std::string s = plain;
+        s[pos] = c;
+        EXPECT_EQ(classifyText(s), TextClass::kOther) << len << " " << pos << " " << int(c);
+        if (len - 1 - pos != pos) {
+          s[len - 1 - pos] = '"';  // both kinds: still "other"
+          EXPECT_EQ(classifyText(s), TextClass::kOther) << len << " " << pos;
+        }
+      }
+      for (const char c : {' ', '~', '\x7f', '/', '\''}) {  // plain JSON, escaped by nobody
+        std::string s = plain;
+        s[pos] = c;
+        EXPECT_TRUE(isJsonPlain(s)) << len << " " << pos << " " << int(c);
+      }
+    }
+  }
+  for (int c = 0; c < 256; ++c) {
+    const bool plain = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+    EXPECT_EQ(isJsonPlain(std::string(1, static_cast<char>(c))), plain) << c;
+    EXPECT_EQ(isJsonPlain(std::string(40, 'x') + static_cast<char>(c)), plain) << c;
+  }
+}
+
+TEST(LineDecoderTest, LinesSayWhetherTheyAreJsonPlain) {
+  LineDecoder::Options small;
+  small.max_message_size = 40;
+  struct Case {
+    std::string input;
+    LineDecoder::Options options;
+    std::vector<bool> want;  // per line, in order
+  };
+  const std::vector<Case> cases = {
+      {"plain line\nquote \" here\nback\\slash\ntab\there\n", {}, {true, false, false, false}},
+      {"caf\xC3\xA9\nbad \xFF byte\n", {}, {false, false}},
+      {"\xEF\xBB\xBF"
+       "a byte order mark is not content\n",
+       {},
+       {true}},
+      // The truncation markers are plain: pieces of a plain line stay plain.
+      {std::string(100, 'p') + "\n" + std::string(50, 'q') + "\"" + std::string(50, 'q') + "\n",
+       small,
+       {true, true, true, true, false, true}},
+      {utf16(U"plain\n", true), {TextEncoding::kUtf16Le}, {false}},
+      {"a\r\n\n", {}, {true, true}},
+  };
+  for (const auto& c : cases) {
+    LineDecoder d(c.options, 0);
+    std::vector<bool> got;
+    std::vector<std::string> contents;
+    d.feed(c.input, [&](const DecodedLine& l) {
+      got.push_back(l.json_plain);
+      contents.emplace_back(l.content);
+      EXPECT_TRUE(!l.json_plain || isJsonPlain(l.content)) << l.content;
+    });
+    EXPECT_EQ(got, c.want) << ::testing::PrintToString(contents);
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "collector/sources/logs/json_plain.h"
 #include "forwarder/encoders/json_writer.h"
 #include "tests/fakeintake/payload.h"
 
@@ -158,6 +159,31 @@ TEST(LogsEncoderTest, FastEscaperMatchesAppendJsonStringOnRandomInput) {
     fast.push_back('"');
     ASSERT_EQ(fast, jsonString(s))
         << "input bytes: " << json(std::vector<uint8_t>(s.begin(), s.end()));
+  }
+}
+
+TEST(LogsEncoderTest, JsonPlainContentIsCopiedAsItIsAndGivesTheSameBody) {
+  // The decoder's flag saves the encoder a look at plain content: the bodies must not differ.
+  std::mt19937_64 rng(7);
+  const std::string alphabet = "abcXYZ019 ~/'=:[]{}<>,.\x7f";
+  for (int round = 0; round < 200; ++round) {
+    LogsPayloadEncoder looked(options());
+    LogsPayloadEncoder copied(options());
+    for (int i = 0; i < 20; ++i) {
+      std::string s;
+      const size_t len = rng() % 300;
+      for (size_t k = 0; k < len; ++k) {
+        s.push_back(alphabet[rng() % alphabet.size()]);
+      }
+      ASSERT_TRUE(logs::isJsonPlain(s));
+      LogMessage m = message(s, 1700000000000 + i, origin("svc", "src", "a:b"));
+      ASSERT_TRUE(looked.add(m));
+      m.json_plain = true;
+      ASSERT_TRUE(copied.add(m));
+    }
+    const std::string body = looked.take().body;
+    EXPECT_EQ(copied.take().body, body);
+    EXPECT_TRUE(decodeLogs(body).errors.empty());
   }
 }
 

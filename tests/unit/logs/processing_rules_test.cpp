@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "collector/sources/logs/json_plain.h"
+
 namespace outpost::logs {
 namespace {
 
@@ -209,6 +211,34 @@ TEST(ProcessingRulesTest, NoMatchKeepsTheSameBuffer) {
   const char* before = content.data();
   EXPECT_TRUE(rules.apply(content, false));
   EXPECT_EQ(content.data(), before);
+}
+
+TEST(ProcessingRulesTest, KeepsJsonPlainUnlessAReplacementHasTextThatIsNot) {
+  struct Case {
+    std::vector<RuleConfig> rules;
+    bool keeps;
+  };
+  const std::vector<Case> cases = {
+      {{}, true},
+      {{rule("exclude_at_match", "\""), rule("include_at_match", "\\\\")}, true},
+      {{rule("mask_sequences", "password=\\S+", "password=[masked]")}, true},
+      {{rule("mask_sequences", "(user)=\\S+", "${1}=x")}, true},  // a group's text is content
+      {{rule("mask_sequences", "a", "b"), rule("mask_sequences", "c", "\"quoted\"")}, false},
+      {{rule("mask_sequences", "a", "back\\slash")}, false},
+      {{rule("mask_sequences", "a", "caf\xC3\xA9")}, false},
+      {{rule("mask_sequences", "a", "tab\t")}, false},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const ProcessingRules rules = compileOk(cases[i].rules);
+    EXPECT_EQ(rules.keepsJsonPlain(), cases[i].keeps) << i;
+    if (rules.keepsJsonPlain()) {
+      // Plain text stays plain through every rule that keeps it.
+      std::string content = "user=bob password=hunter2 a c plain";
+      if (rules.apply(content, false)) {
+        EXPECT_TRUE(isJsonPlain(content)) << i << ": " << content;
+      }
+    }
+  }
 }
 
 TEST(ProcessingRulesTest, MultiLinePatternIsTheFirst) {
