@@ -29,33 +29,30 @@ inline TextClass classifyText(std::string_view s) {
   const size_t n = s.size();
 #if defined(__SSE2__)
   if (n >= 16) {
-    // Every 16 bytes, the last 16 overlapping the ones before; one test at the end. A signed
-    // compare puts bytes >= 0x80 (negative) below 0x20 too, so `care` holds them as well.
-    const __m128i space = _mm_set1_epi8(0x20);
+    // Every 16 bytes, the last 16 overlapping the ones before; one test at the end. Kept apart
+    // are the OR of all bytes (a high bit: not ASCII), their unsigned minimum (below 0x20: a
+    // control character) and the quotes and backslashes found.
     const __m128i quote = _mm_set1_epi8('"');
     const __m128i backslash = _mm_set1_epi8('\\');
-    __m128i care = _mm_setzero_si128();
-    __m128i high = _mm_setzero_si128();
-    auto add = [&](const unsigned char* at) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    const auto* at = reinterpret_cast<const __m128i*>(p);
+    const __m128i last = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16));
+    __m128i high = last;
+    __m128i low = last;
+    __m128i found = _mm_or_si128(_mm_cmpeq_epi8(last, quote), _mm_cmpeq_epi8(last, backslash));
+    for (size_t i = 0; i + 16 <= n; i += 16, ++at) {
+      const __m128i v = _mm_loadu_si128(at);
       high = _mm_or_si128(high, v);
-      care = _mm_or_si128(
-          care, _mm_or_si128(_mm_cmplt_epi8(v, space),
-                             _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash))));
-    };
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-      add(p + i);
-      add(p + i + 16);
+      low = _mm_min_epu8(low, v);
+      found =
+          _mm_or_si128(found, _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
     }
-    if (i + 16 <= n) {
-      add(p + i);
+    if (_mm_movemask_epi8(high) != 0) {
+      return TextClass::kOther;
     }
-    add(p + n - 16);
-    if (_mm_movemask_epi8(care) == 0) {
-      return TextClass::kJsonPlain;
-    }
-    return _mm_movemask_epi8(high) == 0 ? TextClass::kAscii : TextClass::kOther;
+    const __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(low, _mm_set1_epi8(0x1F)),
+                                           _mm_set1_epi8(0x1F));  // low <= 0x1F
+    return _mm_movemask_epi8(_mm_or_si128(found, control)) == 0 ? TextClass::kJsonPlain
+                                                                : TextClass::kAscii;
   }
 #endif
   bool plain = true;
