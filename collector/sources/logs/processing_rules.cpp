@@ -238,6 +238,13 @@ std::optional<ProcessingRules> ProcessingRules::compile(const std::vector<RuleCo
       continue;
     }
     rule.literal = requiredLiteral(rc.pattern, &rule.whole_literal);
+    if (!rule.literal.empty() && !rule.whole_literal) {
+      const std::string_view rest = std::string_view(rc.pattern).substr(rule.literal.size());
+      rule.run = rest == "\\S+"   ? Run::kNonSpace
+                 : rest == "\\d+" ? Run::kDigit
+                 : rest == "\\w+" ? Run::kWord
+                                  : Run::kNone;
+    }
     rule.groups = re->NumberOfCapturingGroups();
     if (rule.kind == Kind::kMask) {
       rule.replace = parseTemplate(rc.replace_placeholder, *re);
@@ -253,8 +260,56 @@ std::optional<ProcessingRules> ProcessingRules::compile(const std::vector<RuleCo
   return out;
 }
 
+// RE2's Perl classes, ASCII only (also with UTF-8 text: \S takes every byte of a multi-byte
+// character, none of which is a space).
+size_t ProcessingRules::runEnd(Run run, std::string_view text, size_t from) {
+  size_t i = from;
+  const size_t n = text.size();
+  switch (run) {
+    case Run::kNonSpace:
+      while (i < n && text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\f' &&
+             text[i] != '\r') {
+        ++i;
+      }
+      break;
+    case Run::kDigit:
+      while (i < n && text[i] >= '0' && text[i] <= '9') {
+        ++i;
+      }
+      break;
+    case Run::kWord:
+      while (i < n && isNameChar(text[i])) {
+        ++i;
+      }
+      break;
+    case Run::kNone:
+      break;
+  }
+  return i;
+}
+
+bool ProcessingRules::findRun(const Rule& rule, std::string_view text, size_t pos, size_t* start,
+                              size_t* end) {
+  const size_t m = rule.literal.size();
+  for (size_t at = findLiteral(text, pos, rule.literal); at != std::string_view::npos;
+       at = findLiteral(text, at + 1, rule.literal)) {
+    const size_t e = runEnd(rule.run, text, at + m);
+    if (e > at + m) {
+      *start = at;
+      *end = e;
+      return true;
+    }
+  }
+  return false;
+}
+
 // Most rules are a word or start with one: a line without it is decided by memmem alone.
 bool ProcessingRules::matches(const Rule& rule, std::string_view content) {
+  if (rule.run != Run::kNone) {
+    size_t start = 0;
+    size_t end = 0;
+    return findRun(rule, content, 0, &start, &end);
+  }
   if (!rule.literal.empty()) {
     if (!contains(content, rule.literal)) {
       return false;
@@ -286,7 +341,14 @@ void ProcessingRules::mask(const Rule& rule, std::string& content) {
   thread_local std::string out;
   bool any = false;
   while (pos <= text.size()) {
-    if (!rule.literal.empty()) {
+    if (rule.run != Run::kNone) {
+      size_t start = 0;
+      size_t end = 0;
+      if (!findRun(rule, text, pos, &start, &end)) {
+        break;
+      }
+      groups[0] = re2::StringPiece(text.data() + start, end - start);
+    } else if (!rule.literal.empty()) {
       // Every match starts with the literal: the regex runs anchored where it occurs, so the
       // text between matches is scanned by findLiteral, not by the regex engine.
       const size_t at = findLiteral(text, pos, rule.literal);

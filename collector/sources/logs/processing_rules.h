@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,9 @@ class ProcessingRules {
 
  private:
   enum class Kind { kExclude, kInclude, kMask, kExcludeTruncated };
+  // A pattern that is a literal then one run of \S, \d or \w (`password=\S+`, `id=\d+`): its
+  // matches are found without RE2 (the literal, then the longest run of the class after it).
+  enum class Run : uint8_t { kNone, kNonSpace, kDigit, kWord };
   // A piece of a mask rule's replacement: literal text, or a capture group's text (group >= 0).
   struct Segment {
     std::string text;
@@ -72,9 +76,15 @@ class ProcessingRules {
     // the pattern is only that text: then memmem decides without RE2.
     std::string literal;
     bool whole_literal = false;
+    Run run = Run::kNone;  // set: the pattern is `literal` followed by a run of this class
   };
 
   static bool matches(const Rule& rule, std::string_view content);
+  // The end of the run of rule.run's class starting at `from` (== from: none there).
+  static size_t runEnd(Run run, std::string_view text, size_t from);
+  // The first match of a Run rule at or after `pos`: [*start, *end); false: none.
+  static bool findRun(const Rule& rule, std::string_view text, size_t pos, size_t* start,
+                      size_t* end);
   static void mask(const Rule& rule, std::string& content);
   static std::vector<Segment> parseTemplate(const std::string& tmpl, const re2::RE2& re);
 

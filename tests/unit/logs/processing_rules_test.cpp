@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -200,6 +201,53 @@ TEST(ProcessingRulesTest, LiteralsAreFoundAtEveryPosition) {
           EXPECT_EQ(content, line.substr(0, at) + "#" + line.substr(at + m + 1))
               << m << " " << len << " " << at;
         }
+      }
+    }
+  }
+}
+
+TEST(ProcessingRulesTest, LiteralThenClassRunMatchesAsRe2Does) {
+  // `password=\S+`, `id=\d+`, `user=\w+` are matched without RE2; the same patterns written
+  // with {1,} still go through RE2. Both must agree on every text: masks (with $0), excludes
+  // and includes.
+  std::mt19937_64 rng(11);
+  const std::vector<std::string> pieces = {"k=", "k",  "=", "a",  "Z",        "_",
+                                           "7",  "0",  " ", "\t", "\n",       "\r",
+                                           "\f", "\v", "-", ".",  "\xC3\xA9", "k=k="};
+  for (const char* cls : {"\\S", "\\d", "\\w"}) {
+    for (const char* replace : {"[masked]", "<$0>", "${0}${0}", ""}) {
+      const ProcessingRules fast =
+          compileOk({rule("mask_sequences", std::string("k=") + cls + "+", replace)});
+      const ProcessingRules slow =
+          compileOk({rule("mask_sequences", std::string("k=") + cls + "{1,}", replace)});
+      const ProcessingRules fast_in =
+          compileOk({rule("include_at_match", std::string("k=") + cls + "+")});
+      const ProcessingRules slow_in =
+          compileOk({rule("include_at_match", std::string("k=") + cls + "{1,}")});
+      const ProcessingRules fast_ex =
+          compileOk({rule("exclude_at_match", std::string("k=") + cls + "+")});
+      const ProcessingRules slow_ex =
+          compileOk({rule("exclude_at_match", std::string("k=") + cls + "{1,}")});
+      for (int round = 0; round < 3000; ++round) {
+        std::string text;
+        const size_t parts = rng() % 24;
+        for (size_t i = 0; i < parts; ++i) {
+          text += pieces[rng() % pieces.size()];
+        }
+        if (round % 5 == 0) {
+          text = std::string(rng() % 40, 'x') + text;  // past the 16-byte literal steps
+        }
+        std::string a = text;
+        std::string b = text;
+        ASSERT_TRUE(fast.apply(a, false));
+        ASSERT_TRUE(slow.apply(b, false));
+        ASSERT_EQ(a, b) << cls << " " << replace << " on " << ::testing::PrintToString(text);
+        std::string c = text;
+        std::string d = text;
+        ASSERT_EQ(fast_in.apply(c, false), slow_in.apply(d, false))
+            << ::testing::PrintToString(text);
+        ASSERT_EQ(fast_ex.apply(c, false), slow_ex.apply(d, false))
+            << ::testing::PrintToString(text);
       }
     }
   }
