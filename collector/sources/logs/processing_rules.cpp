@@ -49,10 +49,10 @@ std::string requiredLiteral(std::string_view pattern, bool* whole) {
   return std::string(pattern.substr(0, n));
 }
 
-// Where `literal` first occurs in `text` at or after `from` (npos: nowhere). Sixteen candidate
-// positions at a time: those whose byte is the literal's first and whose byte m-1 further is its
-// last (SSE2, part of x86-64), each then compared whole; the last few one by one (memmem's setup
-// costs more than a line's tail).
+// Where `literal` first occurs in `text` at or after `from` (npos: nowhere). 32, then 16
+// candidate positions at a time: those whose byte is the literal's first and whose byte m-1 further
+// is its last (SSE2, part of x86-64), each then compared whole; the last few one by one (memmem's
+// setup costs more than a line's tail).
 size_t findLiteral(std::string_view text, size_t from, std::string_view literal) {
   const size_t n = text.size();
   const size_t m = literal.size();
@@ -65,16 +65,36 @@ size_t findLiteral(std::string_view text, size_t from, std::string_view literal)
   if (m >= 2) {
     const __m128i first = _mm_set1_epi8(literal[0]);
     const __m128i last = _mm_set1_epi8(literal[m - 1]);
-    for (; i + m - 1 + 16 <= n; i += 16) {
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t + i));
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t + i + m - 1));
-      auto mask = static_cast<unsigned>(
-          _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last))));
+    auto candidates = [&](size_t at) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t + at));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t + at + m - 1));
+      return _mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last));
+    };
+    auto check = [&](size_t base, unsigned mask) {
       for (; mask != 0; mask &= mask - 1) {
-        const size_t at = i + static_cast<size_t>(__builtin_ctz(mask));
+        const size_t at = base + static_cast<size_t>(__builtin_ctz(mask));
         if (std::memcmp(t + at + 1, literal.data() + 1, m - 2) == 0) {
           return at;
         }
+      }
+      return std::string_view::npos;
+    };
+    // 32 positions a step (one test for both halves), then 16.
+    for (; i + m - 1 + 32 <= n; i += 32) {
+      const __m128i lo = candidates(i);
+      const __m128i hi = candidates(i + 16);
+      if (_mm_movemask_epi8(_mm_or_si128(lo, hi)) != 0) {
+        const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(lo)) |
+                              (static_cast<unsigned>(_mm_movemask_epi8(hi)) << 16);
+        if (const size_t at = check(i, mask); at != std::string_view::npos) {
+          return at;
+        }
+      }
+    }
+    for (; i + m - 1 + 16 <= n; i += 16) {
+      const auto mask = static_cast<unsigned>(_mm_movemask_epi8(candidates(i)));
+      if (const size_t at = check(i, mask); at != std::string_view::npos) {
+        return at;
       }
     }
   }

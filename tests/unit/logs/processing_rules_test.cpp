@@ -177,7 +177,8 @@ TEST(ProcessingRulesTest, LiteralsAreFoundAtEveryPosition) {
     const std::string literal = word.substr(0, m);
     const ProcessingRules exclude = compileOk({rule("exclude_at_match", literal)});
     const ProcessingRules masked = compileOk({rule("mask_sequences", literal + "\\d", "#")});
-    for (const size_t len : {m, m + 1, m + 15, m + 16, m + 17, size_t{40}, size_t{70}}) {
+    for (const size_t len : {m, m + 1, m + 15, m + 16, m + 17, m + 31, m + 32, m + 33, size_t{40},
+                             size_t{70}, size_t{100}}) {
       if (len < m) {
         continue;
       }
