@@ -780,16 +780,23 @@ void expectEachOnceInOrder(Received& got, long n, const TempDir& dir, Daemon& d)
   EXPECT_EQ(seqs, want) << orderBreaks(seqs) << "\n" << logsLines(dir);
 }
 
+// A fake intake and a directory configured to tail logs/app.log from its beginning, for the
+// rotation races below; each test writes its files and starts the daemon itself.
+struct AppLogTest : ::testing::Test {
+  void SetUp() override {
+    ASSERT_TRUE(intake.start());
+    configureAppLog(dir, intake);
+  }
+  FakeIntakeThread intake;
+  TempDir dir;
+};
+
 // copytruncate is two steps: a copy that appears before the truncation must not be taken for a
 // rotation we missed. A file opened empty, then a newer sibling with the file's own first bytes
 // and the file written: the sibling is a copy of it not yet truncated (the rotator between its
 // copy and its truncate), so the lines come once from the file; after the truncation the copy
 // has nothing left past what was read, and the file starts over.
-TEST(LogsProcessTest, ACopyBeforeItsTruncationIsNotReadTwice) {
-  FakeIntakeThread intake;
-  ASSERT_TRUE(intake.start());
-  TempDir dir;
-  configureAppLog(dir, intake);
+TEST_F(AppLogTest, ACopyBeforeItsTruncationIsNotReadTwice) {
   Writer w(dir.file("logs/app.log"));  // empty when the daemon opens it
   Daemon d(dir);
   ASSERT_TRUE(d.start()) << d.err();
@@ -807,11 +814,7 @@ TEST(LogsProcessTest, ACopyBeforeItsTruncationIsNotReadTwice) {
 
 // The other side of the same check: a file opened empty, then a newer sibling and other lines in
 // the file (copied and truncated before a byte was read): the copy's lines come first.
-TEST(LogsProcessTest, ACopyTruncatedBeforeItWasReadIsReadFirst) {
-  FakeIntakeThread intake;
-  ASSERT_TRUE(intake.start());
-  TempDir dir;
-  configureAppLog(dir, intake);
+TEST_F(AppLogTest, ACopyTruncatedBeforeItWasReadIsReadFirst) {
   Writer w(dir.file("logs/app.log"));
   Daemon d(dir);
   ASSERT_TRUE(d.start()) << d.err();
@@ -828,11 +831,7 @@ TEST(LogsProcessTest, ACopyTruncatedBeforeItWasReadIsReadFirst) {
 // and a copy made just before the open could look a few ms newer than the open (the million-line
 // rotation test saw a whole copy sent twice about one run in two). Here the old file's mtime is
 // a minute ahead.
-TEST(LogsProcessTest, ASiblingThereBeforeTheOpenIsNoMissedCopyWhateverItsTime) {
-  FakeIntakeThread intake;
-  ASSERT_TRUE(intake.start());
-  TempDir dir;
-  configureAppLog(dir, intake);
+TEST_F(AppLogTest, ASiblingThereBeforeTheOpenIsNoMissedCopyWhateverItsTime) {
   Writer w(dir.file("logs/app.log"));
   dir.write("logs/app.log.1", seqText(5000, 6000));
   std::filesystem::last_write_time(dir.file("logs/app.log.1"),
@@ -848,11 +847,7 @@ TEST(LogsProcessTest, ASiblingThereBeforeTheOpenIsNoMissedCopyWhateverItsTime) {
 // The same at a rename seen late: the new file and a copy of it (not truncated yet) are both
 // there when the rename is noticed. The copy is no rotation missed before it: the new file's
 // lines come once.
-TEST(LogsProcessTest, ACopyOfTheNewFileAtARenameIsNotReadTwice) {
-  FakeIntakeThread intake;
-  ASSERT_TRUE(intake.start());
-  TempDir dir;
-  configureAppLog(dir, intake);
+TEST_F(AppLogTest, ACopyOfTheNewFileAtARenameIsNotReadTwice) {
   Writer w(dir.file("logs/app.log"));
   w.write(0, 1000);
   Daemon d(dir);
