@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
